@@ -1,0 +1,171 @@
+"""What newsdesk stores: sources, articles, authors, categories, the crawl frontier, fetch log."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.text import slugify
+
+
+def unique_slug(model: type[models.Model], name: str, max_length: int = 120) -> str:
+    base = slugify(name, allow_unicode=True)[:max_length] or "x"
+    slug, n = base, 2
+    while model.objects.filter(slug=slug).exists():
+        slug = f"{base[: max_length - 6]}-{n}"
+        n += 1
+    return slug
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=120, unique=True, allow_unicode=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def get(cls, name: str) -> Category:
+        name = " ".join(name.split())[:200]
+        obj = cls.objects.filter(name__iexact=name).first()
+        return obj or cls.objects.create(name=name, slug=unique_slug(cls, name))
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=120, unique=True, allow_unicode=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def get(cls, name: str) -> Author:
+        name = " ".join(name.split())[:200]
+        obj = cls.objects.filter(name__iexact=name).first()
+        return obj or cls.objects.create(name=name, slug=unique_slug(cls, name))
+
+
+class Source(models.Model):
+    """A feed or sitemap we poll, with its health and schedule."""
+
+    class Kind(models.TextChoices):
+        RSS = "rss"
+        ATOM = "atom"
+        RDF = "rdf"
+        JSON = "json"
+        SITEMAP = "sitemap"
+        SITEMAP_INDEX = "sitemapindex"
+        PAGES = "pages"  # articles added one by one (single URLs, WARC imports)
+
+    url = models.URLField(max_length=2048, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.RSS)
+    name = models.CharField(max_length=300, blank=True)
+    site_url = models.URLField(max_length=2048, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    # HTTP validators for conditional GET.
+    etag = models.CharField(max_length=500, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    last_unconditional_at = models.DateTimeField(null=True, blank=True)
+
+    # Schedule: interval adapts to the publishing rate; hints come from ttl / sy:updatePeriod.
+    poll_interval = models.PositiveIntegerField(default=3600)
+    hint_interval = models.PositiveIntegerField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    # Health.
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error_reason = models.CharField(max_length=64, blank=True)
+    last_error = models.TextField(blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name", "url"]
+
+    def __str__(self) -> str:
+        return self.name or self.url
+
+
+class Article(models.Model):
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="articles")
+    # `url` is the primary source: the page as the outlet publishes it; `canonical_url` is our
+    # identity key (tracking stripped, rel=canonical followed within the same site).
+    url = models.URLField(max_length=2048)
+    canonical_url = models.URLField(max_length=2048, unique=True)
+    guid = models.CharField(max_length=2048, blank=True)
+    title = models.TextField(blank=True)
+    text = models.TextField(blank=True)  # Markdown
+    summary = models.TextField(blank=True)
+    language = models.CharField(max_length=16, blank=True, db_index=True)
+    sitename = models.CharField(max_length=300, blank=True)
+    image = models.URLField(max_length=2048, blank=True)
+    published = models.DateTimeField(null=True, blank=True, db_index=True)
+    modified = models.DateTimeField(null=True, blank=True)  # the page's own update date
+    authors = models.ManyToManyField(Author, blank=True, related_name="articles")
+    categories = models.ManyToManyField(Category, blank=True, related_name="articles")
+    content_hash = models.CharField(max_length=64, db_index=True)
+    etag = models.CharField(max_length=500, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    fetched_at = models.DateTimeField(default=timezone.now)
+    first_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+    changed_at = models.DateTimeField(null=True, blank=True)  # last time the text changed
+
+    class Meta:
+        ordering = ["-published", "-id"]
+        indexes = [models.Index(fields=["source", "-published"])]
+
+    def __str__(self) -> str:
+        return self.title or self.url
+
+
+class QueuedPage(models.Model):
+    """The crawl frontier: article pages discovered but not yet stored.
+
+    A feed's new entries are written here in the same transaction as the feed's new validators,
+    and a page leaves only in the transaction that stores its article, so a crash at any point
+    loses nothing and a re-run duplicates nothing.
+    """
+
+    url = models.URLField(max_length=2048, unique=True)
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="queue")
+    entry = models.JSONField(default=dict)  # feed metadata that fills gaps the page lacks
+    discovered_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_error_reason = models.CharField(max_length=64, blank=True)
+    last_error = models.TextField(blank=True)
+    refetch = models.BooleanField(default=False)  # known article whose feed entry changed
+
+    class Meta:
+        ordering = ["discovered_at", "id"]
+
+
+class FetchLog(models.Model):
+    class Kind(models.TextChoices):
+        FEED = "feed"
+        PAGE = "page"
+
+    source = models.ForeignKey(Source, null=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    url = models.URLField(max_length=2048)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    status = models.PositiveIntegerField(null=True)
+    ok = models.BooleanField(default=True)
+    reason = models.CharField(max_length=64, blank=True)  # e.g. not_modified, new, http_404
+    message = models.TextField(blank=True)
+    elapsed_ms = models.PositiveIntegerField(default=0)
+    bytes = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-at"]

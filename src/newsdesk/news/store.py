@@ -1,0 +1,143 @@
+"""Writing pipeline results into the database: one article per identity, changes recorded.
+
+Synchronous ORM code; the async runner calls it through sync_to_async on one DB thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from newsdesk.news.models import Article, Author, Category, FetchLog, QueuedPage, Source
+from newsdesk.pipeline.extract import Extracted
+from newsdesk.pipeline.urls import canonicalize, choose_canonical, content_hash
+
+NEW, UPDATED, DUPLICATE = "new", "updated", "duplicate"
+
+
+@dataclass(frozen=True)
+class Stored:
+    outcome: str  # new | updated | duplicate
+    article_id: int
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+    return dt if timezone.is_aware(dt) else timezone.make_aware(dt, timezone.utc)
+
+
+def _clip(s: str | None, n: int) -> str:
+    return (s or "")[:n]
+
+
+def find_existing(urls: list[str]) -> Article | None:
+    keys = {canonicalize(u) for u in urls if u}
+    return Article.objects.filter(canonical_url__in=keys).order_by("id").first()
+
+
+def store_article(
+    source: Source,
+    page_url: str,
+    final_url: str,
+    ex: Extracted,
+    entry: dict[str, Any] | None = None,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    queued_id: int | None = None,
+) -> Stored:
+    """Insert or update the article for this page; the feed entry fills what the page lacks.
+
+    The queue row (if any) is deleted in the same transaction, which is what makes a killed
+    crawl resumable without loss or duplicates.
+    """
+    entry = entry or {}
+    now = timezone.now()
+    canonical = choose_canonical(final_url, ex.canonical_url)
+    text = ex.text or ""
+    digest = content_hash(text)
+    title = ex.title or entry.get("title") or ""
+    published = ex.published or _dt(entry.get("published"))
+    author_names = list(ex.authors) or list(entry.get("authors") or [])
+    category_names = list(dict.fromkeys([*(entry.get("categories") or []), *ex.categories]))
+    fields = dict(
+        url=_clip(page_url, 2048),
+        title=title,
+        text=text,
+        summary=ex.description or entry.get("summary") or "",
+        language=_clip(ex.language or entry.get("language") or source.language, 16),
+        sitename=_clip(ex.sitename or source.name, 300),
+        image=_clip(ex.image or entry.get("image"), 2048),
+        published=published,
+        modified=ex.updated,
+        guid=_clip(entry.get("guid"), 2048),
+        content_hash=digest,
+        etag=_clip(etag, 500),
+        last_modified=_clip(last_modified, 100),
+        fetched_at=now,
+    )
+    with transaction.atomic():
+        article = find_existing([canonical, page_url, final_url])
+        if article is None:
+            article = Article.objects.create(
+                source=source, canonical_url=canonical, first_seen_at=now, **fields
+            )
+            outcome = NEW
+        elif article.content_hash == digest and article.title == title:
+            Article.objects.filter(pk=article.pk).update(
+                fetched_at=now, etag=fields["etag"], last_modified=fields["last_modified"]
+            )
+            outcome = DUPLICATE
+        else:
+            fields.pop("url")  # the primary source URL stays the one first seen
+            for k, v in fields.items():
+                setattr(article, k, v)
+            article.changed_at = now
+            article.save()
+            outcome = UPDATED
+        if outcome != DUPLICATE:
+            article.authors.set([Author.get(n) for n in author_names if n.strip()][:20])
+            cats = [Category.get(n) for n in category_names if n.strip()][:20]
+            if source.category_id:
+                cats.append(source.category)
+            article.categories.set(cats)
+        if queued_id is not None:
+            QueuedPage.objects.filter(pk=queued_id).delete()
+    return Stored(outcome, article.pk)
+
+
+def log_fetch(
+    kind: str,
+    url: str,
+    *,
+    source: Source | None = None,
+    status: int | None = None,
+    ok: bool = True,
+    reason: str = "",
+    message: str = "",
+    elapsed: float = 0.0,
+    size: int = 0,
+) -> None:
+    FetchLog.objects.create(
+        source=source,
+        kind=kind,
+        url=url[:2048],
+        status=status,
+        ok=ok,
+        reason=reason[:64],
+        message=message[:2000],
+        elapsed_ms=int(elapsed * 1000),
+        bytes=size,
+    )

@@ -1,0 +1,399 @@
+"""The in-process asyncio executor of the ingest pipeline.
+
+feeds -> frontier (QueuedPage) -> pages fetched -> extracted in worker processes -> stored.
+Network I/O is async (one Fetcher with per-host politeness), extraction is CPU-bound and runs in
+a process pool so both cores work, and every ORM call goes through sync_to_async on Django's one
+DB thread (SQLite has a single writer anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import transaction
+from django.utils import timezone
+
+from newsdesk.conf import Config
+from newsdesk.news import store
+from newsdesk.news.models import Article, QueuedPage, Source
+from newsdesk.pipeline.extract import ExtractionError, Extracted, extract
+from newsdesk.pipeline.feeds import FeedEntry, FeedParseError, ParsedFeed, parse_any
+from newsdesk.pipeline.fetch import FetchConfig, Fetcher, FetchError, FetchResult
+from newsdesk.pipeline.urls import canonicalize
+from newsdesk.runner.schedule import backoff_interval, jittered, next_interval
+
+log = logging.getLogger("newsdesk.crawl")
+
+# Errors that will not go away by retrying the same URL soon.
+PERMANENT = {"bad_url", "ssrf", "robots", "too_large", "http_404", "http_410", "http_451",
+             "too_many_redirects", "redirect_loop", "extract"}
+MAX_CHILD_SITEMAPS = 5
+
+
+def fetch_config(config: Config) -> FetchConfig:
+    return FetchConfig(
+        user_agent=config.effective_user_agent,
+        host_concurrency=config.host_concurrency,
+        host_delay=config.host_delay,
+        connect_timeout=config.connect_timeout,
+        read_timeout=config.read_timeout,
+        total_timeout=config.total_timeout,
+        max_body=config.max_body,
+        allow_private=config.allow_private_networks,
+    )
+
+
+@dataclass
+class CrawlSummary:
+    sources_polled: int = 0
+    feeds_not_modified: int = 0
+    pages_fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    elapsed: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sources_polled": self.sources_polled,
+            "feeds_not_modified": self.feeds_not_modified,
+            "pages_fetched": self.pages_fetched,
+            "new": self.new,
+            "updated": self.updated,
+            "duplicate": self.duplicate,
+            "errors": dict(self.errors),
+            "elapsed": round(self.elapsed, 3),
+        }
+
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+def _entry_dict(e: FeedEntry) -> dict[str, Any]:
+    return {
+        "title": e.title,
+        "published": e.published.isoformat() if e.published else None,
+        "updated": e.updated.isoformat() if e.updated else None,
+        "authors": list(e.authors),
+        "categories": list(e.categories),
+        "summary": e.summary,
+        "guid": e.guid,
+        "image": e.image,
+        "language": e.language,
+    }
+
+
+def _extract_job(body: bytes, url: str) -> Extracted:
+    # Runs in a worker process: module-level so it pickles.
+    return extract(body, url)
+
+
+class Crawler:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        fetcher: Fetcher | None = None,
+        on_event: Event | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.config = config
+        self._own_fetcher = fetcher is None
+        self.fetcher = fetcher or Fetcher(fetch_config(config))
+        self.on_event = on_event or (lambda kind, data: None)
+        n = config.effective_workers if workers is None else workers
+        # spawn, not fork: the parent has threads (asyncio, the DB thread) that fork would copy
+        # in whatever state they are. n == 0 extracts inline (tests, tiny crawls).
+        self._pool = (
+            ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) if n else None
+        )
+
+    async def aclose(self) -> None:
+        if self._own_fetcher:
+            await self.fetcher.aclose()
+        if self._pool:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    async def __aenter__(self) -> Crawler:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- one pass ---------------------------------------------------------------------------
+    async def run_once(self, *, due_only: bool = True) -> CrawlSummary:
+        summary = CrawlSummary()
+        started = time.monotonic()
+        sources = await sync_to_async(self._due_sources)(due_only)
+        self.on_event("start", {"sources": len(sources)})
+        queue: asyncio.Queue[int | None] = asyncio.Queue()
+        # Leftovers from an interrupted run go first: nothing discovered is ever lost.
+        for qid in await sync_to_async(self._pending_ids)():
+            queue.put_nowait(qid)
+        n_workers = max(1, self.config.concurrency)
+        workers = [asyncio.create_task(self._page_worker(queue, summary)) for _ in range(n_workers)]
+        sem = asyncio.Semaphore(n_workers)
+
+        async def poll(src: Source) -> None:
+            async with sem:
+                for qid in await self.poll_source(src, summary):
+                    queue.put_nowait(qid)
+
+        try:
+            await asyncio.gather(*(poll(s) for s in sources))
+            for _ in workers:
+                queue.put_nowait(None)
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+        summary.elapsed = time.monotonic() - started
+        self.on_event("done", summary.as_dict())
+        return summary
+
+    def _due_sources(self, due_only: bool) -> list[Source]:
+        qs = Source.objects.filter(active=True).exclude(kind=Source.Kind.PAGES)
+        if due_only:
+            qs = qs.filter(next_poll_at__lte=timezone.now())
+        return list(qs.select_related("category"))
+
+    def _pending_ids(self) -> list[int]:
+        return list(
+            QueuedPage.objects.filter(next_attempt_at__lte=timezone.now()).values_list(
+                "id", flat=True
+            )
+        )
+
+    # -- feeds ------------------------------------------------------------------------------
+    async def poll_source(self, src: Source, summary: CrawlSummary) -> list[int]:
+        """Poll one feed/sitemap; returns the ids of the pages it queued. Never raises."""
+        now = timezone.now()
+        unconditional = (
+            src.last_unconditional_at is None
+            or now - src.last_unconditional_at >= timedelta(seconds=self.config.unconditional_every)
+        )
+        summary.sources_polled += 1
+        try:
+            res = await self.fetcher.fetch(
+                src.url,
+                etag=None if unconditional else (src.etag or None),
+                last_modified=None if unconditional else (src.last_modified or None),
+                check_robots=False,  # feeds and sitemaps are published for machines to poll
+            )
+            if res.not_modified:
+                summary.feeds_not_modified += 1
+                await sync_to_async(self._feed_not_modified)(src, res)
+                self.on_event("feed", {"url": src.url, "status": 304, "queued": 0})
+                return []
+            parsed = parse_any(res.body, res.final_url, res.content_type, res.charset)
+            entries = list(parsed.entries)
+            if parsed.kind == "sitemapindex":
+                entries += await self._child_sitemaps(parsed)
+        except (FetchError, FeedParseError) as exc:
+            reason = exc.reason if isinstance(exc, FetchError) else "parse"
+            summary.errors[reason] += 1
+            await sync_to_async(self._feed_failed)(src, reason, str(exc), exc)
+            self.on_event("feed_error", {"url": src.url, "reason": reason, "error": str(exc)})
+            return []
+        except Exception as exc:  # a bug must not stop the rest of the crawl
+            log.exception("unexpected error polling %s", src.url)
+            summary.errors["internal"] += 1
+            await sync_to_async(self._feed_failed)(src, "internal", repr(exc), exc)
+            return []
+        ids = await sync_to_async(self._feed_ok)(src, res, parsed, entries, unconditional)
+        self.on_event("feed", {"url": src.url, "status": res.status, "queued": len(ids)})
+        return ids
+
+    async def _child_sitemaps(self, parsed: ParsedFeed) -> list[FeedEntry]:
+        out: list[FeedEntry] = []
+        # Indexes list the newest children first by convention; a news aggregator wants those.
+        for child in parsed.sitemaps[:MAX_CHILD_SITEMAPS]:
+            try:
+                r = await self.fetcher.fetch(child, check_robots=False)
+                out += parse_any(r.body, r.final_url, r.content_type, r.charset).entries
+            except (FetchError, FeedParseError) as exc:
+                log.info("child sitemap %s: %s", child, exc)
+        return out
+
+    def _schedule(self, src: Source, interval: int) -> None:
+        src.poll_interval = interval
+        src.next_poll_at = timezone.now() + timedelta(seconds=jittered(interval))
+
+    def _feed_not_modified(self, src: Source, res: FetchResult) -> None:
+        now = timezone.now()
+        src.last_polled_at = src.last_success_at = now
+        src.consecutive_failures = 0
+        self._schedule(src, src.poll_interval)
+        src.save()
+        store.log_fetch("feed", src.url, source=src, status=304, reason="not_modified",
+                        elapsed=res.elapsed)
+
+    def _feed_failed(self, src: Source, reason: str, message: str, exc: Exception) -> None:
+        now = timezone.now()
+        src.last_polled_at = src.last_error_at = now
+        src.last_error_reason = reason[:64]
+        src.last_error = message[:2000]
+        src.consecutive_failures += 1
+        interval = backoff_interval(
+            src.consecutive_failures, src.poll_interval,
+            min_s=self.config.min_interval, max_s=self.config.max_interval,
+        )
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            interval = max(interval, int(retry_after))
+        src.next_poll_at = now + timedelta(seconds=jittered(interval))
+        src.save()
+        store.log_fetch("feed", src.url, source=src, status=getattr(exc, "status", None),
+                        ok=False, reason=reason, message=message)
+
+    def _feed_ok(
+        self, src: Source, res: FetchResult, parsed: ParsedFeed, entries: list[FeedEntry],
+        unconditional: bool,
+    ) -> list[int]:
+        now = timezone.now()
+        by_url: dict[str, FeedEntry] = {}
+        for e in entries:
+            by_url.setdefault(canonicalize(e.url), e)
+        known = dict(
+            Article.objects.filter(canonical_url__in=list(by_url)).values_list(
+                "canonical_url", "fetched_at"
+            )
+        )
+        queued = set(QueuedPage.objects.filter(url__in=[e.url for e in by_url.values()])
+                     .values_list("url", flat=True))
+        to_queue: list[QueuedPage] = []
+        for key, e in by_url.items():
+            if e.url in queued:
+                continue
+            seen = known.get(key)
+            if seen is None:
+                to_queue.append(QueuedPage(url=e.url, source=src, entry=_entry_dict(e)))
+            elif e.updated and e.updated > seen:
+                # The feed says the article changed since we fetched it: fetch it again.
+                to_queue.append(
+                    QueuedPage(url=e.url, source=src, entry=_entry_dict(e), refetch=True)
+                )
+        hint = None
+        if parsed.update_period_minutes or parsed.ttl_minutes:
+            hint = 60 * max(parsed.update_period_minutes or 0, parsed.ttl_minutes or 0)
+        with transaction.atomic():
+            created = QueuedPage.objects.bulk_create(to_queue, ignore_conflicts=True)
+            src.kind = parsed.kind if parsed.kind in Source.Kind.values else src.kind
+            src.name = src.name or (parsed.title or "")[:300]
+            src.site_url = src.site_url or (parsed.site_url or "")[:2048]
+            src.language = src.language or (parsed.language or "")[:16]
+            src.etag = (res.etag or "")[:500]
+            src.last_modified = (res.last_modified or "")[:100]
+            if unconditional:
+                src.last_unconditional_at = now
+            src.last_polled_at = src.last_success_at = now
+            src.consecutive_failures = 0
+            src.hint_interval = hint
+            self._schedule(src, next_interval(
+                [e.published or e.updated for e in entries], now,
+                min_s=self.config.min_interval, max_s=self.config.max_interval,
+                hint_s=hint, previous_s=src.poll_interval,
+            ))
+            src.save()
+            store.log_fetch("feed", src.url, source=src, status=res.status,
+                            reason=f"queued {len(to_queue)}", elapsed=res.elapsed,
+                            size=len(res.body))
+        if created and created[0].pk is None:
+            # Some backends don't return ids from bulk_create with ignore_conflicts.
+            return list(QueuedPage.objects.filter(url__in=[q.url for q in to_queue])
+                        .values_list("id", flat=True))
+        return [q.pk for q in created]
+
+    # -- pages ------------------------------------------------------------------------------
+    async def _page_worker(self, queue: asyncio.Queue[int | None], summary: CrawlSummary) -> None:
+        while True:
+            qid = await queue.get()
+            if qid is None:
+                return
+            try:
+                await self.process_page(qid, summary)
+            except Exception:  # a bug on one page must not stop the crawl
+                log.exception("unexpected error on queued page %s", qid)
+                summary.errors["internal"] += 1
+
+    async def _extract(self, body: bytes, url: str) -> Extracted:
+        if self._pool is None:
+            return extract(body, url)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, _extract_job, body, url)
+
+    async def process_page(self, qid: int, summary: CrawlSummary) -> str | None:
+        item = await sync_to_async(self._load_queued)(qid)
+        if item is None:
+            return None  # another worker or a previous run already stored it
+        qp, article = item
+        try:
+            res = await self.fetcher.fetch(
+                qp.url,
+                etag=(article.etag or None) if article else None,
+                last_modified=(article.last_modified or None) if article else None,
+            )
+            summary.pages_fetched += 1
+            if res.not_modified:
+                await sync_to_async(QueuedPage.objects.filter(pk=qid).delete)()
+                summary.duplicate += 1
+                return store.DUPLICATE
+            try:
+                ex = await self._extract(res.body, res.final_url)
+            except ExtractionError as exc:
+                raise FetchError("extract", qp.url, str(exc)) from exc
+        except FetchError as exc:
+            summary.errors[exc.reason] += 1
+            await sync_to_async(self._page_failed)(qp, exc)
+            self.on_event("page_error", {"url": qp.url, "reason": exc.reason, "error": str(exc)})
+            return None
+        stored = await sync_to_async(store.store_article)(
+            qp.source, qp.url, res.final_url, ex, qp.entry,
+            etag=res.etag, last_modified=res.last_modified, queued_id=qp.pk,
+        )
+        setattr(summary, stored.outcome, getattr(summary, stored.outcome) + 1)
+        self.on_event("page", {"url": qp.url, "outcome": stored.outcome})
+        return stored.outcome
+
+    def _load_queued(self, qid: int) -> tuple[QueuedPage, Article | None] | None:
+        qp = QueuedPage.objects.select_related("source", "source__category").filter(pk=qid).first()
+        if qp is None:
+            return None
+        article = store.find_existing([qp.url]) if qp.refetch else None
+        return qp, article
+
+    def _page_failed(self, qp: QueuedPage, exc: FetchError) -> None:
+        qp.attempts += 1
+        qp.last_error_reason = exc.reason[:64]
+        qp.last_error = str(exc)[:2000]
+        give_up = exc.reason in PERMANENT or qp.attempts >= self.config.page_retries
+        with transaction.atomic():
+            store.log_fetch("page", qp.url, source=qp.source, status=exc.status, ok=False,
+                            reason=exc.reason, message=str(exc))
+            if give_up:
+                qp.delete()
+            else:
+                delay = max(exc.retry_after or 0, 60 * 2 ** qp.attempts)
+                qp.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+                qp.save()
+
+
+def next_due(now: datetime | None = None) -> datetime | None:
+    """When the next source or queued page is due (for the daemon loop's sleep)."""
+    a = Source.objects.filter(active=True).exclude(kind=Source.Kind.PAGES).order_by(
+        "next_poll_at").values_list("next_poll_at", flat=True).first()
+    b = QueuedPage.objects.order_by("next_attempt_at").values_list(
+        "next_attempt_at", flat=True).first()
+    times = [t for t in (a, b) if t is not None]
+    return min(times) if times else None
