@@ -154,3 +154,12 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
     values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
     assert {f.name for f in fields(Config)} == set(values), "SETTINGS and Config disagree"
     return Config(**values)
+
+
+def markdown_table() -> str:
+    """The settings table as the README shows it (a test keeps the two identical)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = "" if s.default == "" else f"`{s.default}`"
+        lines.append(f"| `{s.env}` | {default} | {s.help} |")
+    return "\n".join(lines)

@@ -11,7 +11,8 @@ Order of evidence (strongest first):
 4. Each declared candidate must decode *strictly*; wrong labels are common (a page labelled utf-8
    that is really windows-1251), so a failing label is skipped instead of producing mojibake.
 5. Nothing usable: valid UTF-8 is taken as UTF-8 (non-ASCII text in another encoding is almost
-   never valid UTF-8 by accident), otherwise charset-normalizer guesses.
+   never valid UTF-8 by accident), otherwise charset-normalizer guesses among the encodings
+   browsers support (see ``_detect``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 
 # WHATWG maps these labels to windows-1252: real "latin-1" pages routinely contain cp1252 curly
 # quotes in 0x80-0x9F. Strict cp1252 rejects five undefined bytes, so latin-1 stays as a backup.
+# WHATWG Encoding Standard legacy encodings (Python codec names), minus UTF-16 (BOM-only).
+_WEB_LEGACY = (
+    "cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258",
+    "cp874", "cp866", "iso8859_2", "iso8859_3", "iso8859_4", "iso8859_5", "iso8859_6",
+    "iso8859_7", "iso8859_8", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_15",
+    "iso8859_16", "koi8_r", "koi8_u", "mac_roman", "mac_cyrillic", "gb18030", "big5", "euc_jp",
+    "iso2022_jp", "shift_jis", "euc_kr",
+)  # fmt: skip
+
 _LATIN1_LABELS = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii"}
 
 
@@ -88,10 +98,29 @@ def decode_body(body: bytes, declared: str | None, content_type: str | None) -> 
         return body.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(body).best()
-    if best is not None and best.encoding:
-        return body.decode(best.encoding, errors="replace")
-    return body.decode("utf-8", errors="replace")
+    return body.decode(_detect(body) or "utf-8", errors="replace")
+
+
+def _detect(body: bytes) -> str | None:
+    """Guess a legacy encoding with charset-normalizer, constrained to what the web uses.
+
+    Left alone it happily answers mac_latin2, hp_roman8 or big5 for short Latin-1 text. Browsers
+    only decode the WHATWG encodings, so nothing else can be right for a page that works. Among
+    near-equal answers prefer windows-1252, the web's dominant legacy encoding (the WHATWG default
+    for most locales): French latin-1 text is otherwise often called cp1257 (Baltic).
+    """
+    results = charset_normalizer.from_bytes(body, cp_isolation=list(_WEB_LEGACY))
+    best = results.best()
+    if best is None:
+        return None
+    for match in results:
+        if (
+            match.encoding == "cp1252"
+            and match.chaos <= best.chaos + 0.05
+            and match.coherence >= best.coherence
+        ):
+            return "cp1252"
+    return best.encoding
 
 
 def _is_markup(content_type: str | None) -> bool:

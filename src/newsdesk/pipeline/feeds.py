@@ -125,6 +125,10 @@ def _struct_to_utc(value: Any) -> datetime | None:
         return None
 
 
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})")
+_AM_PM = re.compile(r"\b(\d{1,2}):\d{2}(?::\d{2})?\s*([AaPp][Mm])\b")
+
+
 def _parse_date(value: Any) -> datetime | None:
     """ISO 8601 / W3C-DTF first (sitemaps, JSON Feed), then feedparser's many formats."""
     if not isinstance(value, str) or not value.strip():
@@ -134,6 +138,11 @@ def _parse_date(value: Any) -> datetime | None:
         dt = datetime.fromisoformat(text)
     except ValueError:
         dt = None
+    if dt is None and (iso := _ISO_DATE.match(text)):
+        try:
+            datetime(*(int(part) for part in iso.groups()))
+        except ValueError:
+            return None  # "2024-02-30": feedparser would silently roll it over to March
     if dt is not None:
         if dt.tzinfo is None:  # W3C-DTF dates without offset: assume UTC
             return dt.replace(tzinfo=UTC)
@@ -145,7 +154,24 @@ def _parse_date(value: Any) -> datetime | None:
         parsed = _struct_to_utc(_feedparser_parse_date(text))
     except Exception:  # feedparser date handlers can raise on odd input; never crash
         parsed = None
+    if parsed and (ampm := _AM_PM.search(text)):
+        # feedparser ignores AM/PM ("Sat, Dec 16 2023 02:02:33 PM" came out as 02:02).
+        hour, pm = int(ampm.group(1)), ampm.group(2).lower() == "pm"
+        if pm and hour < 12:
+            parsed += timedelta(hours=12)
+        elif not pm and hour == 12:
+            parsed -= timedelta(hours=12)
     return parsed or _parse_localized_date(text)
+
+
+def _entry_date(entry: Mapping[str, Any], key: str) -> datetime | None:
+    # dict.get: FeedParserDict.get() silently maps missing "updated*" keys to "published*".
+    raw = dict.get(entry, key)
+    parsed = _struct_to_utc(dict.get(entry, key + "_parsed"))
+    if parsed is None or (isinstance(raw, str) and _AM_PM.search(raw)):
+        # Second chance for localised month names; AM/PM correction.
+        return _parse_date(raw) or parsed
+    return parsed
 
 
 # RFC 822-style dates with localised names are common in non-English news feeds
@@ -210,6 +236,8 @@ def _gunzip_if_needed(body: bytes) -> bytes:
         raise FeedParseError(
             f"gzip payload exceeds the {MAX_DECOMPRESSED_BYTES // (1024 * 1024)} MB size cap"
         )
+    if not decomp.eof:
+        raise FeedParseError("truncated gzip data")
     return out
 
 
@@ -308,12 +336,52 @@ def _decode_text(body: bytes, *declared: str | None) -> str:
             return text
     if utf8 is not None:
         return utf8
-    best = from_bytes(body[:200_000]).best()
-    if best is not None and best.encoding:
-        text = _try_decode(body, best.encoding)
+    guess = _guess_encoding(body)
+    if guess:
+        text = _try_decode(body, guess)
         if text is not None:
             return text
     return body.decode("cp1252", errors="replace")
+
+
+_CENTRAL_EUROPEAN = {"Polish", "Czech", "Slovak", "Hungarian", "Croatian", "Slovene", "Romanian"}
+_BALTIC = {"Lithuanian", "Latvian", "Estonian"}
+_REGIONAL_LANGUAGES = {
+    "cp1250": _CENTRAL_EUROPEAN,
+    "iso8859_2": _CENTRAL_EUROPEAN,
+    "iso8859_16": _CENTRAL_EUROPEAN,
+    "cp1257": _BALTIC,
+    "iso8859_13": _BALTIC,
+    "iso8859_4": _BALTIC,
+    "cp1254": {"Turkish"},
+    "iso8859_9": {"Turkish"},
+    "cp1258": {"Vietnamese"},
+}
+_LATIN_CODEPAGES = set(_REGIONAL_LANGUAGES) | {
+    "cp1252", "latin_1", "iso8859_3", "iso8859_10", "iso8859_14", "iso8859_15", "mac_roman",
+    "mac_latin2", "mac_iceland", "mac_turkish", "cp437", "cp850", "cp852", "cp858", "cp775",
+    "hp_roman8",
+}
+
+
+def _guess_encoding(body: bytes) -> str | None:
+    results = from_bytes(body[:200_000])
+    best = results.best()
+    if best is None:
+        return None
+    if best.encoding not in _LATIN_CODEPAGES:
+        return best.encoding  # Cyrillic, Greek, CJK, ...: the detector is good at these
+    # On Latin-script text charset-normalizer is a coin toss between codepages: it read French
+    # as cp1250 ("trčs") and Portuguese as cp1257 ("2ŗ turno") in our corpus. Keep a regional
+    # codepage only when the detected language matches it, else use windows-1252, the de-facto
+    # default of the legacy web.
+    for match in results:
+        if match.chaos > best.chaos + 0.02:
+            continue
+        regional = _REGIONAL_LANGUAGES.get(match.encoding, set())
+        if match.languages and match.languages[0] in regional:
+            return match.encoding
+    return "cp1252"
 
 
 def _xml_declared_encoding(body: bytes) -> str | None:
@@ -479,23 +547,42 @@ def _entry_authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
     return _dedupe(names)
 
 
-def _convert_entry(entry: Mapping[str, Any], base: str, kind: str) -> FeedEntry | None:
-    entry_base = (entry.get("title_detail") or {}).get("base") or base
+def _base_of(node: Mapping[str, Any], url: str) -> str:
+    """The feed URL combined with the element's xml:base (feedparser records it per field)."""
+    for key in ("title_detail", "summary_detail", "subtitle_detail"):
+        detail = node.get(key)
+        if isinstance(detail, Mapping) and detail.get("base"):
+            return urljoin(url, detail["base"])
+    return url
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _plain_title(node: Mapping[str, Any]) -> str | None:
+    title = node.get("title")
+    detail = node.get("title_detail")
+    if isinstance(title, str) and isinstance(detail, Mapping) and "html" in (
+        detail.get("type") or ""
+    ):
+        # Atom type="html"/"xhtml" titles (and RSS titles feedparser deems HTML) -> text.
+        title = html_lib.unescape(_TAG.sub("", title))
+    return _clean(title)
+
+
+def _convert_entry(entry: Mapping[str, Any], feed_url: str, kind: str) -> FeedEntry | None:
+    entry_base = _base_of(entry, feed_url)
     url = _entry_url(entry, entry_base)
     if url is None:
         return None
-    published = (
-        _struct_to_utc(entry.get("published_parsed"))
-        or _struct_to_utc(entry.get("created_parsed"))
-        or _parse_date(entry.get("published"))  # second chance for localised dates
-    )
-    updated = _struct_to_utc(entry.get("updated_parsed")) or _parse_date(entry.get("updated"))
+    published = _entry_date(entry, "published") or _entry_date(entry, "created")
+    updated = _entry_date(entry, "updated")
     if published is None and kind in ("rss", "rdf"):
         # feedparser files dc:date under "updated"; in RSS it is the publication date.
         published, updated = updated, None
     return FeedEntry(
         url=url,
-        title=_clean(entry.get("title")),
+        title=_plain_title(entry),
         published=published,
         updated=updated,
         authors=_entry_authors(entry),
@@ -514,12 +601,11 @@ def _parse_xml_feed(body: bytes, url: str, charset: str | None) -> ParsedFeed:
     text = _decode_text(body, _xml_declared_encoding(body), charset).lstrip("\ufeff \t\r\n")
     text = _XML_DECL.sub("", text, count=1).lstrip()
     data = ('<?xml version="1.0" encoding="utf-8"?>\n' + text).encode("utf-8")
+    # No Content-Location on purpose: feedparser would "resolve" every <id>/<guid> against it
+    # (turning guid "t3_abc" into a fake URL). Links are resolved against `url` below instead.
     parsed = feedparser.parse(
         io.BytesIO(data),  # a stream: plain bytes/str may be treated as a path or URL
-        response_headers={
-            "content-type": "application/xml; charset=utf-8",
-            "content-location": url,
-        },
+        response_headers={"content-type": "application/xml; charset=utf-8"},
     )
     kind = _kind_from_version(parsed.get("version") or "")
     if kind is None:
@@ -535,8 +621,8 @@ def _parse_xml_feed(body: bytes, url: str, charset: str | None) -> ParsedFeed:
     entries = (_convert_entry(e, url, kind) for e in parsed.entries)
     return ParsedFeed(
         kind=kind,
-        title=_clean(feed.get("title")),
-        site_url=_http_url(feed.get("link"), url),
+        title=_plain_title(feed),
+        site_url=_http_url(feed.get("link"), _base_of(feed, url)),
         language=_clean(feed.get("language")),
         entries=tuple(e for e in entries if e is not None),
         ttl_minutes=_positive_int(feed.get("ttl")),
@@ -630,7 +716,8 @@ def parse_feed(
     charset, if any. Slightly broken ("bozo") feeds are accepted when they still yield entries.
     Entries without a usable http(s) link are dropped. `published` is the publication date
     (RSS pubDate / dc:date, Atom published, JSON date_published); `updated` only an explicit
-    modification date. Both are aware UTC datetimes or None.
+    modification date. Both are aware UTC datetimes or None. Summaries are HTML as sanitised
+    by feedparser (scripts/styles removed), or plain text.
     """
     body = _gunzip_if_needed(body)
     if not body.strip():
@@ -696,7 +783,9 @@ def _parse_text_sitemap(body: bytes, url: str) -> ParsedFeed:
     text = _decode_text(body, "utf-8").lstrip("\ufeff")
     entries = []
     for line in text.splitlines():
-        loc = _http_url(line.strip(), url)
+        line = line.strip()
+        # Only absolute URLs count: resolving prose against the sitemap URL would invent URLs.
+        loc = _http_url(line) if line and not any(c.isspace() for c in line) else None
         if loc:
             entries.append(FeedEntry(loc, None, None, None, (), (), None, None, None, None))
     if not entries:
@@ -719,7 +808,7 @@ def parse_sitemap(body: bytes, url: str) -> ParsedFeed:
         return _parse_text_sitemap(body, url)
     parser = etree.XMLParser(
         recover=True, resolve_entities=False, no_network=True, remove_comments=True,
-        remove_pis=True, huge_tree=True,
+        remove_pis=True,
     )
     try:
         root = etree.fromstring(stripped, parser)
@@ -805,6 +894,8 @@ def discover_feeds(html: bytes | str, base_url: str) -> list[DiscoveredFeed]:
     look like feed URLs (type None).
     """
     text = _decode_html(html) if isinstance(html, bytes) else html
+    # lxml refuses str input that carries an encoding declaration (XHTML pages).
+    text = _XML_DECL.sub("", text.lstrip("\ufeff"), count=1)
     if not text.strip():
         return []
     try:

@@ -10,6 +10,7 @@ conservative list below and RFC 3986 normalisation only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import unicodedata
@@ -145,10 +146,9 @@ def _remove_dot_segments(path: str) -> str:
 def _normalize_host(host: str) -> str:
     host = host.strip().rstrip(".").lower()
     if host and not host.isascii():
-        try:
+        # on failure keep the Unicode form: still a stable identity
+        with contextlib.suppress(UnicodeError):
             host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            pass  # keep the Unicode form: still a stable identity
     return host
 
 

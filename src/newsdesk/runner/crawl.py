@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -94,11 +95,6 @@ def _entry_dict(e: FeedEntry) -> dict[str, Any]:
     }
 
 
-def _extract_job(body: bytes, url: str) -> Extracted:
-    # Runs in a worker process: module-level so it pickles.
-    return extract(body, url)
-
-
 class Crawler:
     def __init__(
         self,
@@ -115,9 +111,13 @@ class Crawler:
         n = config.effective_workers if workers is None else workers
         # spawn, not fork: the parent has threads (asyncio, the DB thread) that fork would copy
         # in whatever state they are. n == 0 extracts inline (tests, tiny crawls).
-        self._pool = (
-            ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) if n else None
-        )
+        self._workers = n
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor | None:
+        if not self._workers:
+            return None
+        return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
 
     async def aclose(self) -> None:
         if self._own_fetcher:
@@ -331,7 +331,17 @@ class Crawler:
         if self._pool is None:
             return extract(body, url)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _extract_job, body, url)
+        pool = self._pool
+        try:
+            # `extract` lives in a Django-free module, so spawned workers import no Django.
+            return await loop.run_in_executor(pool, extract, body, url)
+        except BrokenProcessPool as exc:
+            # A worker died (OOM-killed on a hostile page, say): replace the pool once, and count
+            # this page as failed rather than losing the rest of the crawl.
+            if self._pool is pool:
+                self._pool = self._new_pool()
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise ExtractionError(f"extraction worker crashed: {exc}") from exc
 
     async def process_page(self, qid: int, summary: CrawlSummary) -> str | None:
         item = await sync_to_async(self._load_queued)(qid)

@@ -22,10 +22,10 @@ def publishing_interval(published: Iterable[datetime | None], now: datetime) -> 
     gaps = [g for g in gaps if g > 0]
     if not gaps:
         return None
-    # A feed that stopped publishing long ago should slow down too: count the silence since the
-    # last entry as one more gap.
-    gaps.append(max((now - times[-1]).total_seconds(), 0.0))
-    return statistics.median(gaps)
+    # A feed that went quiet slows down too: the silence since its last entry is a lower bound
+    # on the current gap.
+    silence = max((now - times[-1]).total_seconds(), 0.0)
+    return max(statistics.median(gaps), silence)
 
 
 def next_interval(
