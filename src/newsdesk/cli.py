@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -122,10 +123,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = _uvicorn_server(args.host or config.host, args.port or config.port)
     print(f"newsdesk {__version__}: serving on http://{server.config.host}:{server.config.port}/",
           file=sys.stderr)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.run()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -136,10 +135,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from newsdesk.runner.daemon import run_forever
 
     server = _uvicorn_server(args.host or config.host, args.port or config.port)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_forever(config, server))
-    except KeyboardInterrupt:
-        pass
     print("newsdesk: stopped", file=sys.stderr)
     return 0
 

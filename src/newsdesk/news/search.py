@@ -58,7 +58,7 @@ def search(query: str, limit: int = 20, offset: int = 0) -> list[Hit]:
             f"FROM news_article WHERE {doc} @@ {q} ORDER BY r LIMIT %s OFFSET %s"
         )
         text = " ".join(f'"{p}"' if " " in p else p for p in parts)
-        params = [text, text, text, text, limit, offset]
+        params = [text, text, text, limit, offset]
     else:  # pragma: no cover - other databases are not supported
         raise NotImplementedError(f"no full-text search for {connection.vendor}")
     with connection.cursor() as cur:

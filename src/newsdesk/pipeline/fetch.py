@@ -62,7 +62,19 @@ _ROBOTS_TTL = 12 * 3600.0
 _ROBOTS_RETRY_TTL = 600.0  # after 5xx/unreachable: allow for now, ask again soon
 _MAX_CACHED = 4096  # bound for per-host/per-origin dictionaries
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_BROTLI_BOUNDED = "output_buffer_limit" in (brotli.Decompressor.process.__doc__ or "")
+
+
+def _brotli_is_bounded() -> bool:
+    # output_buffer_limit arrived in brotli 1.2. Without it a brotli body cannot be decoded
+    # with bounded memory, so we then neither advertise nor accept "br".
+    try:
+        brotli.Decompressor().process(b"", output_buffer_limit=_CHUNK)
+    except (TypeError, AttributeError, brotli.error):
+        return False
+    return True
+
+
+_BROTLI_BOUNDED = _brotli_is_bounded()
 _ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI_BOUNDED else "gzip, deflate"
 _ACCEPT = (
     "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,"
@@ -270,8 +282,7 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
-        assert error is not None  # addresses() never returns an empty list
-        raise error
+        raise error or httpcore.ConnectError(f"no address for {host}")
 
     async def connect_unix_socket(
         self,
@@ -288,9 +299,8 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
 class _PinnedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with its connection pool swapped for one using ``_PinnedBackend``.
 
-    httpx has no public hook for the network backend, so we replace ``_pool`` (present since
-    httpx 0.18). We fail closed if that attribute ever disappears rather than silently losing the
-    pin; the SSRF pre-check in Fetcher would still run, only the rebinding protection would go.
+    httpx has no public hook for the network backend, so we replace the private ``_pool``. If a
+    future httpx renames it we raise instead of silently running unpinned.
     """
 
     def __init__(self, guard: _AddressGuard, limits: httpx.Limits) -> None:
@@ -298,7 +308,7 @@ class _PinnedTransport(httpx.AsyncHTTPTransport):
         if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
             raise RuntimeError("unsupported httpx version: cannot pin connections (SSRF guard)")
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=httpx.create_ssl_context(),  # honours SSL_CERT_FILE/SSL_CERT_DIR
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

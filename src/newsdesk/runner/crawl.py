@@ -27,7 +27,7 @@ from django.utils import timezone
 from newsdesk.conf import Config
 from newsdesk.news import store
 from newsdesk.news.models import Article, QueuedPage, Source
-from newsdesk.pipeline.extract import ExtractionError, Extracted, extract
+from newsdesk.pipeline.extract import Extracted, ExtractionError, extract
 from newsdesk.pipeline.feeds import FeedEntry, FeedParseError, ParsedFeed, parse_any
 from newsdesk.pipeline.fetch import FetchConfig, Fetcher, FetchError, FetchResult
 from newsdesk.pipeline.urls import canonicalize

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from importlib import resources
 from typing import Any
@@ -44,10 +45,8 @@ async def scheduler(config: Config, stop: asyncio.Event) -> None:
                 log.warning("crawl pass: %s", summary.as_dict())
             due = await sync_to_async(next_due)()
             wait = MAX_SLEEP if due is None else (due - timezone.now()).total_seconds()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(max(wait, 1.0), MAX_SLEEP))
-            except TimeoutError:
-                pass
 
 
 async def run_forever(config: Config, server: Any) -> None:
