@@ -27,7 +27,15 @@ import httpx
 import pytest
 
 from newsdesk.pipeline.encoding import decode_body, sniff_declared_charset
-from newsdesk.pipeline.fetch import FetchConfig, Fetcher, FetchError, FetchResult
+from newsdesk.pipeline.fetch import (
+    FetchConfig,
+    Fetcher,
+    FetchError,
+    FetchResult,
+    _AddressGuard,
+    _GuardError,
+    _PinnedBackend,
+)
 
 MB = 1024 * 1024
 
@@ -336,7 +344,28 @@ async def test_compressed_bodies_decode(serve: Any, make_fetcher: Any, encoding:
     assert result.body == plain
 
 
+async def test_context_manager_and_defaults(serve: Any) -> None:
+    server = await serve(ok)
+    async with Fetcher(FetchConfig(allow_private=True, host_delay=0)) as fetcher:
+        result = await fetcher.fetch(server.base + "/", check_robots=False)
+    assert result.text() == "hello" and result.content_type == "text/plain"
+    assert server.requests[0].headers["user-agent"].startswith("newsdesk/")
+
+
 # --------------------------------------------------------------------------- body size guards
+
+
+async def test_max_body_boundary(serve: Any, make_fetcher: Any) -> None:
+    async def handler(req: Req, w: asyncio.StreamWriter) -> None:
+        size = 1000 if req.path == "/exact" else 1001
+        # No Content-Length: only the streaming counter can catch the extra byte.
+        w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"x" * size)
+        await w.drain()
+
+    server = await serve(handler)
+    fetcher = make_fetcher(max_body=1000)
+    assert len((await fetcher.fetch(server.base + "/exact")).body) == 1000
+    assert (await fetch_error(fetcher, server.base + "/over")).reason == "too_large"
 
 
 @pytest.fixture(scope="module")
@@ -420,7 +449,9 @@ async def test_slow_loris_hits_total_timeout(serve: Any, make_fetcher: Any, phas
         start = 0 if phase == "headers" else response.index(b"\r\n\r\n") + 4
         w.write(response[:start])
         for i in range(start, len(response)):
-            w.write(response[i : i + 1])  # one byte per tick: never idle long enough to read-timeout
+            w.write(
+                response[i : i + 1]
+            )  # one byte per tick: never idle long enough to read-timeout
             await w.drain()
             await asyncio.sleep(0.1)
 
@@ -430,7 +461,7 @@ async def test_slow_loris_hits_total_timeout(serve: Any, make_fetcher: Any, phas
     err = await fetch_error(fetcher, server.base + "/")
     elapsed = time.monotonic() - started
     assert err.reason == "timeout"
-    assert 0.9 < elapsed < 1.8
+    assert 0.9 < elapsed < 2.5
 
 
 async def test_read_timeout(serve: Any, make_fetcher: Any) -> None:
@@ -521,7 +552,9 @@ async def test_429_retry_after_then_success(serve: Any, make_fetcher: Any) -> No
 async def test_retry_after_too_long_is_rate_limited(
     serve: Any, make_fetcher: Any, kind: str
 ) -> None:
-    value = "3600" if kind == "seconds" else email.utils.formatdate(time.time() + 86400, usegmt=True)
+    value = (
+        "3600" if kind == "seconds" else email.utils.formatdate(time.time() + 86400, usegmt=True)
+    )
 
     async def handler(req: Req, w: asyncio.StreamWriter) -> None:
         await reply(w, 503, headers=(f"Retry-After: {value}",))
@@ -655,7 +688,7 @@ async def test_host_delay_spacing(serve: Any, make_fetcher: Any) -> None:
     fetcher = make_fetcher(host_concurrency=4, host_delay=0.25)
     await asyncio.gather(*(fetcher.fetch(f"{server.base}/{i}") for i in range(4)))
     gaps = [b - a for a, b in zip(server.starts, server.starts[1:], strict=False)]
-    assert len(gaps) == 3 and min(gaps) > 0.22, gaps
+    assert len(gaps) == 3 and min(gaps) > 0.2, gaps
 
 
 async def test_different_hosts_not_serialized(serve: Any, make_fetcher: Any) -> None:
@@ -763,7 +796,9 @@ async def test_public_host_allowed_and_redirect_to_private_refused(
 
     server = await serve(handler)
     router = LoopbackRouter(server.port)
-    resolver = stub_resolver({"public.example": ["93.184.216.34"], "internal.example": ["10.0.0.5"]})
+    resolver = stub_resolver(
+        {"public.example": ["93.184.216.34"], "internal.example": ["10.0.0.5"]}
+    )
     fetcher = make_fetcher(allow_private=False, transport=router, resolver=resolver)
 
     result = await fetcher.fetch("http://public.example/article")
@@ -797,6 +832,25 @@ async def test_connection_pinned_to_checked_address(serve: Any, make_fetcher: An
     assert result.body == b"hello"
     assert calls == ["rebind.test"]
     assert server.requests[0].headers["host"] == f"rebind.test:{server.port}"
+
+
+async def test_connection_layer_vets_addresses_itself(serve: Any) -> None:
+    """Defence in depth: the pinned backend re-checks whenever it resolves (e.g. the vetted
+    answer expired while the request queued behind host_delay or a Retry-After)."""
+    server = await serve(ok)
+    resolver = stub_resolver({"x.test": ["127.0.0.1"]})
+    strict = _PinnedBackend(_AddressGuard(resolver, allow_private=False))
+    with pytest.raises(_GuardError) as info:
+        await strict.connect_tcp("x.test", server.port)
+    assert info.value.reason == "ssrf"
+    await asyncio.sleep(0.05)
+    assert server.connections == 0
+
+    lenient = _PinnedBackend(_AddressGuard(resolver, allow_private=True))
+    stream = await lenient.connect_tcp("x.test", server.port)
+    await stream.aclose()
+    await asyncio.sleep(0.05)
+    assert server.connections == 1
 
 
 # --------------------------------------------------------------------------- charsets

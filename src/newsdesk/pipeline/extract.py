@@ -25,12 +25,13 @@ from htmldate import find_date
 from lxml.etree import XPath, _Element
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
+from trafilatura.baseline import block_text
 from trafilatura.json_metadata import normalize_authors
 from trafilatura.metadata import (
     examine_meta,
+    examine_title_element,
     extract_meta_json,
     extract_sitename,
-    extract_title,
 )
 from trafilatura.settings import Document
 from trafilatura.utils import LANGID_FLAG, language_classifier, load_html
@@ -172,7 +173,7 @@ def _as_text(html: str | bytes) -> str:
         body = bytes(html)
         if len(body) > MAX_INPUT_BYTES:
             raise ExtractionError(f"input too large: {len(body)} bytes > {MAX_INPUT_BYTES}")
-        if not body.strip():
+        if body.isspace() or not body:
             raise ExtractionError("empty input")
         for magic, what in _BINARY_MAGIC:
             if body.startswith(magic):
@@ -187,9 +188,10 @@ def _as_text(html: str | bytes) -> str:
     else:
         raise ExtractionError(f"expected str or bytes, got {type(html).__name__}")
     text = text.lstrip("\ufeff")
-    if not text.strip():
+    if not text or text.isspace():
         raise ExtractionError("empty input")
-    head = text[:65536]
+    # binary content shows itself early; scanning the head keeps this check cheap
+    head = text[:8192]
     if "\x00" in head or len(_CONTROL_CHARS.findall(head)) > max(8, len(head) // 100):
         raise ExtractionError("binary input: control characters in content")
     return text
@@ -285,7 +287,13 @@ def _to_utc(value: str | None) -> tuple[datetime | None, bool]:
     return parsed.astimezone(UTC), False
 
 
-_AUTHOR_PREFIX = re.compile(r"^(?:by|von|par|por|di|door|de|av|af)\s+", re.IGNORECASE)
+_AUTHOR_PREFIX = re.compile(
+    r"^(?:by|von|written by|words by|reported by|autor|autorin|author|text|texte|por|par)\s+",
+    re.IGNORECASE,
+)
+# "by" in es/it/nl/sv/da, but also surname particles ("Di Maio", "De Niro"): stripped only
+# lower-case and before a full name
+_AUTHOR_PREFIX_AMBIGUOUS = re.compile(r"^(?:de|di|door|av|af)\s+(?=\S+\s+\S)")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|\||&|/|\band\b|\bund\b|\bet\b|\by\b)\s*", re.IGNORECASE)
 _AUTHOR_JUNK = re.compile(
     r"\b(?:staff|reporters?|correspondents?|editors?|editorial|writers?|contributors?|"
@@ -304,7 +312,8 @@ def _clean_authors(raw: str | None, outlet_names: Iterable[str]) -> tuple[str, .
     result: list[str] = []
     seen: set[str] = set()
     for part in _AUTHOR_SPLIT.split(raw):
-        name = _AUTHOR_PREFIX.sub("", " ".join(part.split())).strip(" .-–—:")
+        name = " ".join(part.split())
+        name = _AUTHOR_PREFIX_AMBIGUOUS.sub("", _AUTHOR_PREFIX.sub("", name)).strip(" .-–—:")
         key = _NOT_ALNUM.sub("", name).casefold()
         if (
             not key
@@ -334,27 +343,30 @@ def _outlet_names(sitename: str | None, url: str | None) -> list[str]:
 _BLOCK_TAGS = frozenset({"p", "head", "list", "quote", "code", "table", "div", "item", "row", "cell"})
 _MD_INLINE_SPECIALS = re.compile(r"([\\`*\[\]<])")
 _MD_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")  # underscores not inside a word
-_MD_LINE_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|>|[-+](?=\s|$)|=+\s*$|(\d{1,9})([.)])(?=\s|$))")
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+|\s*\n\s*")
+_NEEDS_ESCAPE = re.compile(r"[\\`*\[\]<_]")
+_MD_LINE_START = re.compile(r"#{1,6}(?=\s|$)|>|[-+](?=\s|$)|=+$|(\d{1,9})([.)])(?=\s|$)")
+_WS_RUN = re.compile(r"\s+")
+_MULTI_SPACE = re.compile(r" {2,}")
 _NORMALIZE_TITLE = re.compile(r"[\W_]+")
 
 
-def _escape_text(text: str) -> str:
-    return _MD_UNDERSCORE.sub(r"\\_", _MD_INLINE_SPECIALS.sub(r"\\\1", text))
+def _text(raw: str) -> str:
+    """Text node to inline Markdown: whitespace runs become one space (so line breaks come
+    only from <lb>), Markdown specials are escaped so the text renders as written."""
+    text = _WS_RUN.sub(" ", raw)
+    if _NEEDS_ESCAPE.search(text):
+        text = _MD_UNDERSCORE.sub(r"\\_", _MD_INLINE_SPECIALS.sub(r"\\\1", text))
+    return text
 
 
 def _escape_line_start(line: str) -> str:
-    def fix(m: re.Match[str]) -> str:
-        if m[3]:  # "1." would start an ordered list
-            return f"{m[1]}{m[3]}\\{m[4]}"
-        return f"{m[1]}\\{m[2]}"
-
-    return _MD_LINE_START.sub(fix, line, count=1)
-
-
-def _squash(text: str) -> str:
-    """Collapse whitespace runs to one space (newlines survive only from <lb>)."""
-    return _SPACES.sub(lambda m: "\n" if "\n" in m[0] and m[0].strip(" \t") else " ", text)
+    """Keep a paragraph line from reading as a heading, quote, list item or setext rule."""
+    m = _MD_LINE_START.match(line)
+    if m is None:
+        return line
+    if m[1]:  # "1." would start an ordered list
+        return f"{m[1]}\\{m[2]}{line[m.end() :]}"
+    return f"\\{line}"
 
 
 def _wrap(inner: str, marker: str) -> str:
@@ -396,16 +408,16 @@ def _inline(elem: _Element, in_cell: bool = False) -> str:
     """Inline Markdown of an element's content (not its tail)."""
     out: list[str] = []
     if elem.text:
-        out.append(_escape_text(elem.text))
+        out.append(_text(elem.text))
     for child in elem:
         out.append(_inline_child(child, in_cell))
         if child.tail:
-            out.append(_escape_text(child.tail))
+            out.append(_text(child.tail))
     return "".join(out)
 
 
 def _paragraph(raw: str) -> str:
-    lines = (line.strip() for line in _squash(raw).split("\n"))
+    lines = (_MULTI_SPACE.sub(" ", line.strip()) for line in raw.split("\n"))
     return "\n".join(_escape_line_start(line) for line in lines if line)
 
 
@@ -425,7 +437,7 @@ def _blocks(container: _Element) -> list[str]:
             pending.clear()
 
     if container.text:
-        pending.append(_escape_text(container.text))
+        pending.append(_text(container.text))
     for child in container:
         tag = child.tag if isinstance(child.tag, str) else ""
         if tag in _BLOCK_TAGS and (tag != "div" or _has_block_child(child)):
@@ -434,7 +446,7 @@ def _blocks(container: _Element) -> list[str]:
         else:
             pending.append(_inline_child(child, in_cell=False))
         if child.tail:
-            pending.append(_escape_text(child.tail))
+            pending.append(_text(child.tail))
     flush()
     return blocks
 
@@ -445,7 +457,7 @@ def _render_block(elem: _Element) -> list[str]:
         para = _paragraph(_inline(elem))
         return [para] if para else []
     if tag == "head":
-        text = " ".join(_squash(_inline(elem)).split())
+        text = " ".join(_inline(elem).split())
         if not text:
             return []
         rend = elem.get("rend", "h2")
@@ -482,7 +494,7 @@ def _render_list(elem: _Element) -> list[str]:
         else:
             parts = _blocks(item)
         if item.tail and item.tail.strip():
-            parts.append(_paragraph(_escape_text(item.tail)))
+            parts.append(_paragraph(_text(item.tail)))
         parts = [p for p in parts if p]
         if not parts:
             continue
@@ -498,7 +510,7 @@ def _render_list(elem: _Element) -> list[str]:
 
 
 def _cell_text(cell: _Element) -> str:
-    text = " ".join(_squash(_inline(cell, in_cell=True)).split())
+    text = " ".join(_inline(cell, in_cell=True).split())
     return text.replace("|", "\\|")
 
 
@@ -572,44 +584,92 @@ def _to_markdown(body: _Element | None, title: str | None) -> str:
 # JSON-LD blobs this large are live-blog dumps; trafilatura's JSON-LD reader is pure Python
 # and took >1 s on an 840 kB one, for metadata that the <meta> tags carry anyway.
 _MAX_JSON_LD = 256 * 1024
-# A page without any of these words has no "last modified" signal worth a second htmldate
-# pass: htmldate would only re-find the publication date or some unrelated date in the text.
-_MODIFIED_CUE = re.compile(
-    r"modif|updat|lastmod|utime|aktualisiert|actualiza|mise? à jour|aggiornat|bijgewerkt",
+# Structured "last modified" signals (meta names/properties, JSON-LD dateModified,
+# og:updated_time, sitemap-style lastmod). Without one, htmldate's updated-date search only
+# re-finds the publication date or some unrelated date in the text.
+_MODIFIED_CUES = ("odified", "pdated", "lastmod")
+# Byline containers, as plain XPath: trafilatura's author XPaths use EXSLT regexes, which
+# call back into Python for every element (about 6 ms a page with its deep copy and pruning).
+_BYLINE_XPATH = XPath(
+    ".//*[@rel='author' or contains(@itemprop, 'author') or contains(@class, 'author') or "
+    "contains(@class, 'Author') or contains(@id, 'author') or contains(@id, 'Author') or "
+    "contains(@class, 'byline') or contains(@class, 'Byline') or @class='byl' or "
+    "contains(@data-component, 'Byline') or contains(@class, 'writer') or "
+    "contains(@class, 'journalist')]"
+)
+# every attribute test above needs one of these substrings somewhere in the page
+_BYLINE_CUES = ("author", "Author", "byl", "Byline", "writer", "journalist")
+_BYLINE_SKIP_TAGS = frozenset(
+    {"meta", "link", "script", "style", "img", "time", "figure", "figcaption", "head", "title"}
+)
+_BYLINE_DISCARD = re.compile(
+    r"comment|sidebar|related|footer|share|newsletter|promo|teaser|recommend|avatar|bio\b",
     re.IGNORECASE,
 )
-# Byline containers, as plain XPath (no EXSLT regex: those call back into Python per node).
-_BYLINE_XPATH = XPath(
-    ".//*[@rel='author' or @itemprop='author' or @class='author' or @class='byline' or "
-    "@id='author' or @id='byline' or contains(@class, 'byline') or "
-    "contains(@class, 'author-name') or contains(@class, 'authorName') or "
-    "contains(@class, 'article-author') or contains(@class, 'story-author')]"
-)
-_COMMENTISH = re.compile(r"comment|reply|related|footer|sidebar", re.IGNORECASE)
+_BYLINE_TOP = re.compile(r"^(?:author|byline|byl)$|author-?name|authorname", re.IGNORECASE)
 
 
-def _byline(tree: HtmlElement) -> str | None:
-    """Author names from a visible byline, for pages without structured author metadata.
-
-    trafilatura's ``extract_author`` deep-copies and prunes the whole tree and runs regex
-    XPaths: about 6 ms a page, a third of the extraction budget. This cheap scan covers the
-    common byline markup and skips comment/related sections.
-    """
-    for elem in _BYLINE_XPATH(tree):
+def _byline(tree: HtmlElement, source: str) -> str | None:
+    """Author names from visible byline markup, for pages without structured metadata."""
+    if not any(cue in source for cue in _BYLINE_CUES):
+        return None
+    ranked: list[tuple[int, int, str]] = []
+    for order, elem in enumerate(_BYLINE_XPATH(tree)[:40]):
+        if not isinstance(elem.tag, str) or elem.tag in _BYLINE_SKIP_TAGS:
+            continue
         if any(
-            _COMMENTISH.search(f"{anc.get('class', '')} {anc.get('id', '')}")
-            for anc in elem.iterancestors()
+            _BYLINE_DISCARD.search(f"{node.get('class', '')} {node.get('id', '')}")
+            for node in (elem, *elem.iterancestors())
         ):
             continue
-        text = " ".join(elem.text_content().split())
-        if not text or len(text) > 120 or len(text.split()) > 12:
+        text = " ".join(" ".join(elem.itertext()).split())
+        if not 2 < len(text) < 120:
             continue
+        attrs = f"{elem.get('class', '')} {elem.get('id', '')}".strip()
+        top = elem.get("rel") == "author" or "author" in elem.get("itemprop", "")
+        rank = 0 if top or any(_BYLINE_TOP.search(a) for a in attrs.split()) else 1
+        ranked.append((rank, order, text))
+    for _, _, text in sorted(ranked):
         if names := normalize_authors(None, text):
             return names
     return None
 
 
-def _metadata(tree: HtmlElement, url: str | None) -> Document:
+# trafilatura's title XPaths (extract_title) as one plain XPath, for the same reason as above
+_TITLE_XPATH = XPath(
+    ".//*[self::h1 or self::h2 or self::h3][contains(@class, 'title') or contains(@id, 'title') "
+    "or contains(@class, 'headline') or contains(@id, 'headline') "
+    "or contains(@itemprop, 'headline')]"
+)
+_TITLE_TOP = re.compile(r"(?:post-|entry-|article-|post__)title|headline", re.IGNORECASE)
+
+
+def _title(tree: HtmlElement) -> str | None:
+    """Title for pages without og:title/JSON-LD headline, in trafilatura's order of preference:
+    a single <h1>, a heading marked as title/headline, the <title> element, any h1/h2."""
+    h1s = tree.findall(".//h1")
+    if len(h1s) == 1 and (text := block_text(h1s[0])):
+        return text
+    ranked: list[tuple[int, int, str]] = []
+    for order, elem in enumerate(_TITLE_XPATH(tree)[:20]):
+        text = block_text(elem)
+        if text and 2 < len(text) < 200:
+            attrs = f"{elem.get('class', '')} {elem.get('id', '')} {elem.get('itemprop', '')}"
+            rank = 0 if elem.tag in ("h1", "h2") and _TITLE_TOP.search(attrs) else 1
+            ranked.append((rank, order, text))
+    if ranked:
+        return min(ranked)[2]
+    title, first, second = examine_title_element(tree)
+    for candidate in (first, second, title):
+        if candidate and "." not in candidate:
+            return candidate
+    for heading in (*h1s, *tree.iterfind(".//h2")):
+        if text := block_text(heading):
+            return text
+    return title or None
+
+
+def _metadata(tree: HtmlElement, source: str, url: str | None) -> Document:
     """trafilatura's metadata steps, minus the costly low-yield ones (tags, licence, regex-XPath
     author and category scans); the date comes from htmldate separately."""
     doc = examine_meta(tree)
@@ -629,9 +689,9 @@ def _metadata(tree: HtmlElement, url: str | None) -> Document:
         for script, text in hidden:
             script.text = text
     if not doc.title:
-        doc.title = extract_title(tree)
+        doc.title = _title(tree)
     if not doc.author:
-        doc.author = _byline(tree)
+        doc.author = _byline(tree, source)
     if not doc.sitename:
         doc.sitename = extract_sitename(tree)
     if doc.sitename:
@@ -697,10 +757,10 @@ def extract(html: str | bytes, url: str | None = None) -> Extracted:
     declared = _declared_canonical(tree, url)
     page_url = url or declared
 
-    doc = _metadata(tree, page_url)
+    doc = _metadata(tree, source, page_url)
     published, published_date_only = _to_utc(_find_date(tree, declared or url, original=True))
     updated: datetime | None = None
-    if published is not None and _MODIFIED_CUE.search(source):
+    if published is not None and any(cue in source for cue in _MODIFIED_CUES):
         updated, _ = _to_utc(_find_date(tree, declared or url, original=False))
         if updated is not None and (
             updated <= published or (published_date_only and updated.date() <= published.date())

@@ -693,6 +693,12 @@ class Fetcher:
         except _GuardError as exc:
             raise FetchError(exc.reason, original, f"{exc} (while fetching {url})") from None
 
+    @staticmethod
+    def _host_key(url: httpx.URL) -> str:
+        # The politeness unit is the authority (host:port), i.e. one web server: two ports are
+        # two servers (and the replay benchmark serves each site on its own loopback port).
+        return f"{url.host}:{url.port}" if url.port else url.host
+
     def _gate(self, host: str) -> _HostGate:
         gate = self._gates.get(host)
         if gate is None:
@@ -788,7 +794,7 @@ class Fetcher:
             log.debug("HTTP %s from %s, retrying in %.1fs", resp.status, url, wait)
             # The wait is imposed on the whole host (a 429 is about us, not one URL); the gate
             # makes the retry itself wait too.
-            self._gate(url.host).defer(time.monotonic() + wait)
+            self._gate(self._host_key(url)).defer(time.monotonic() + wait)
 
     async def _exchange(
         self,
@@ -800,7 +806,7 @@ class Fetcher:
         truncate: bool,
     ) -> _Exchange:
         """One request/response under the host gate and the fetch's wall-clock budget."""
-        async with self._gate(url.host):
+        async with self._gate(self._host_key(url)):
             started = time.monotonic()
             self.stats["requests"] += 1
             deadline = asyncio.timeout(budget.remaining())
