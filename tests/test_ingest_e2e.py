@@ -194,3 +194,37 @@ def test_import_warc_and_extract_cli(cli: Cli) -> None:
 @pytest.mark.parametrize("bad", ["--bogus", "nonexistent-command"])
 def test_cli_usage_errors(cli: Cli, bad: str) -> None:
     assert cli(bad, check=False).returncode == 2
+
+
+@pytest.mark.parametrize("fmt", ["atom", "json", "sitemap"])
+def test_every_source_kind_crawls(cli: Cli, fmt: str) -> None:
+    sites = big9(["yahoo"], era="2009", n=5)
+    if fmt != "sitemap":
+        sites[0].feed_format = fmt
+    with ReplayServer(sites) as server:
+        url = server.sitemap_url("yahoo") if fmt == "sitemap" else server.feed_url("yahoo")
+        cli("sources", "add", url)
+        kinds = {r["kind"] for r in json.loads(cli("sources", "list", "--json").stdout)}
+        assert kinds == {fmt}
+        summary = crawl(cli)
+        assert summary["new"] == 5 and summary["errors"] == {}
+
+
+def test_changed_article_is_refetched_and_updated(cli: Cli) -> None:
+    sites = big9(["bbc"], era="2009", n=3)
+    sites[0].feed_format = "atom"  # Atom entries carry <updated>
+    with ReplayServer(sites) as server:
+        cli("sources", "add", server.feed_url("bbc"))
+        assert crawl(cli)["new"] == 3
+        page = sites[0].pages[0]
+        # Edit inside the article body: after a long word of the gold text found in the HTML.
+        words = sorted(set((page.gold_text or "").split()), key=len, reverse=True)
+        anchor = next(w.encode() for w in words if page.body.count(w.encode()) == 1)
+        edited = page.body.replace(anchor, anchor + b" A correction was appended.", 1)
+        time.sleep(1.1)  # feed dates have one-second resolution
+        server.update_page("bbc", page.path, edited)
+        again = crawl(cli, "--all")
+        assert again["updated"] == 1 and again["new"] == 0 and again["pages_fetched"] == 1
+        rec = {json.loads(x)["url"]: json.loads(x) for x in cli("export").stdout.splitlines()}
+        changed = rec[server.url("bbc", page.path)]
+        assert changed["changed_at"] and "A correction was appended." in changed["text"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
@@ -16,39 +18,33 @@ def unique_slug(model: type[models.Model], name: str, max_length: int = 120) -> 
     return slug
 
 
-class Category(models.Model):
-    name = models.CharField(max_length=200, unique=True)
-    slug = models.SlugField(max_length=120, unique=True, allow_unicode=True)
+class Named(models.Model):
+    """A name with a URL slug, looked up case-insensitively (categories, authors)."""
 
-    class Meta:
-        ordering = ["name"]
-        verbose_name_plural = "categories"
-
-    def __str__(self) -> str:
-        return self.name
-
-    @classmethod
-    def get(cls, name: str) -> Category:
-        name = " ".join(name.split())[:200]
-        obj = cls.objects.filter(name__iexact=name).first()
-        return obj or cls.objects.create(name=name, slug=unique_slug(cls, name))
-
-
-class Author(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=120, unique=True, allow_unicode=True)
 
     class Meta:
+        abstract = True
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
 
     @classmethod
-    def get(cls, name: str) -> Author:
+    def get(cls, name: str) -> Self:
         name = " ".join(name.split())[:200]
         obj = cls.objects.filter(name__iexact=name).first()
         return obj or cls.objects.create(name=name, slug=unique_slug(cls, name))
+
+
+class Category(Named):
+    class Meta(Named.Meta):
+        verbose_name_plural = "categories"
+
+
+class Author(Named):
+    pass
 
 
 class Source(models.Model):

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urljoin, urlsplit
 
-import charset_normalizer
 from htmldate import find_date
 from lxml.etree import XPath, _Element
 from lxml.html import HtmlElement
@@ -35,6 +34,9 @@ from trafilatura.metadata import (
 )
 from trafilatura.settings import Document
 from trafilatura.utils import LANGID_FLAG, language_classifier, load_html
+
+from newsdesk.pipeline.encoding import decode_body
+from newsdesk.pipeline.urls import host_of, registrable_domain
 
 __all__ = ["Extracted", "ExtractionError", "MAX_INPUT_BYTES", "extract"]
 
@@ -78,93 +80,20 @@ _BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"RIFF", "a RIFF (WebP/WAV/AVI) file"),
     (b"\x00\x00\x00", "binary data"),
 )
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: same first two bytes
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
-# <meta charset=x>, <meta http-equiv content="...; charset=x">, <?xml encoding="x"?>
-_DECLARED_CHARSET = re.compile(
-    rb"""<meta[^>]*?charset\s*=\s*["']?\s*([-\w.:]+)|<\?xml[^>]*?encoding\s*=\s*["']([-\w.:]+)""",
-    re.IGNORECASE,
-)
-# WHATWG Encoding Standard: what browsers actually use for these labels.
-_WHATWG_ALIASES = {
-    "iso-8859-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "l1": "cp1252",
-    "ascii": "cp1252",
-    "us-ascii": "cp1252",
-    "iso-8859-9": "cp1254",
-    "iso-8859-11": "cp874",
-    "tis-620": "cp874",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "euc-kr": "cp949",
-    "ks_c_5601-1987": "cp949",
-    "big5": "big5hkscs",
-    # a <meta> readable as ASCII cannot be in UTF-16: browsers take it as UTF-8
-    "utf-16": "utf-8",
-    "utf-16le": "utf-8",
-    "utf-16be": "utf-8",
-}
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-
-
-def _declared_charset(head: bytes) -> str | None:
-    m = _DECLARED_CHARSET.search(head)
-    if not m:
-        return None
-    label = (m[1] or m[2]).decode("ascii", "ignore").strip().lower()
-    label = _WHATWG_ALIASES.get(label, label)
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None
+_UTF16_32_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # also prefixes of the UTF-32 BOMs
 
 
 def _decode(body: bytes) -> str:
-    """BOM, then the charset the HTML declares, then UTF-8, then charset-normalizer."""
-    for bom, encoding in _BOMS:
-        if body.startswith(bom):
-            return body[len(bom) :].decode(encoding, errors="replace")
-    declared = _declared_charset(body[:4096])
-    if declared:
+    # Valid UTF-8 wins over the page's own declaration: CMSs re-encode pages and keep a stale
+    # <meta charset=iso-8859-1> that only the HTTP header used to override (2 of 258 fundus
+    # pages), and a single-byte label "decodes cleanly" whatever the bytes, so decode_body's
+    # strictness check cannot catch it. Non-ASCII legacy text is almost never valid UTF-8.
+    if not body.startswith(_UTF16_32_BOMS):
         try:
-            return body.decode(declared)
+            return body.removeprefix(codecs.BOM_UTF8).decode("utf-8")
         except UnicodeDecodeError:
-            pass  # the declaration lies: fall through to detection
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    # Mostly-valid UTF-8 with a few bad bytes is still UTF-8: a detector would pick a
-    # single-byte charset and turn every accented letter into mojibake.
-    text = body.decode("utf-8", errors="replace")
-    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
-    if text.count("\ufffd") * 10 <= non_ascii:
-        return text
-    sample = body if len(body) <= 65536 else body[:32768] + body[-32768:]
-    best = charset_normalizer.from_bytes(sample).best()
-    if best is None or best.encoding is None:
-        raise ExtractionError("undecodable input: no usable charset declared or detected")
-    return body.decode(best.encoding, errors="replace")
-
-
-def _decode_body(body: bytes) -> str:
-    try:  # shared decoder, when the encoding module is present
-        from newsdesk.pipeline.encoding import decode_body
-    except ImportError:
-        return _decode(body)
+            pass
     return decode_body(body, None, None)
 
 
@@ -180,7 +109,7 @@ def _as_text(html: str | bytes) -> str:
                 raise ExtractionError(f"binary input: looks like {what}")
         if not body.startswith(_UTF16_32_BOMS) and b"\x00" in body[:65536]:
             raise ExtractionError("binary input: NUL bytes in content")
-        text = _decode_body(body)
+        text = _decode(body)
     elif isinstance(html, str):
         if len(html) > MAX_INPUT_BYTES:
             raise ExtractionError(f"input too large: {len(html)} characters > {MAX_INPUT_BYTES}")
@@ -194,10 +123,9 @@ def _as_text(html: str | bytes) -> str:
     head = text[:8192]
     if "\x00" in head or len(_CONTROL_CHARS.findall(head)) > max(8, len(head) // 100):
         raise ExtractionError("binary input: control characters in content")
+    if head.count("\ufffd") > max(8, len(head) // 10):
+        raise ExtractionError("undecodable input: mostly invalid characters for any charset")
     return text
-
-
-_UTF16_32_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # also prefixes of the UTF-32 BOMs
 
 
 def _parse(text: str) -> HtmlElement:
@@ -308,13 +236,13 @@ _NOT_ALNUM = re.compile(r"\W+")
 def _clean_authors(raw: str | None, outlet_names: Iterable[str]) -> tuple[str, ...]:
     if not raw:
         return ()
-    outlets = {n for n in (_NOT_ALNUM.sub("", o).casefold() for o in outlet_names) if n}
+    outlets = {n for n in map(_fold, outlet_names) if n}
     result: list[str] = []
     seen: set[str] = set()
     for part in _AUTHOR_SPLIT.split(raw):
         name = " ".join(part.split())
         name = _AUTHOR_PREFIX_AMBIGUOUS.sub("", _AUTHOR_PREFIX.sub("", name)).strip(" .-–—:")
-        key = _NOT_ALNUM.sub("", name).casefold()
+        key = _fold(name)
         if (
             not key
             or len(name) > 60
@@ -330,17 +258,56 @@ def _clean_authors(raw: str | None, outlet_names: Iterable[str]) -> tuple[str, .
 
 
 def _outlet_names(sitename: str | None, url: str | None) -> list[str]:
+    """Names a page may use for its own outlet: site name, host, registrable domain label."""
     names = [sitename] if sitename else []
-    host = urlsplit(url).hostname if url else None
+    host = host_of(url) if url else ""
     if host:
-        labels = host.removeprefix("www.").split(".")
-        names += [host, host.removeprefix("www."), labels[0]]
+        names += [host, host.removeprefix("www.")]
+        if site := registrable_domain(host):
+            names.append(site.split(".")[0])
     return names
+
+
+# " | Site", " - Site", " – Site", " · Site", "：Site" (CJK full-width colon)
+_TITLE_SEP = re.compile(r"\s+[|\-–—·•:]+\s+|\s*[|：]\s*")
+
+
+def _fold(text: str) -> str:
+    """Comparison key for names: no accents, case, spaces or punctuation."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return _NOT_ALNUM.sub(
+        "", "".join(c for c in decomposed if not unicodedata.combining(c))
+    ).casefold()
+
+
+def _strip_site_suffix(title: str | None, outlet_names: Iterable[str]) -> str | None:
+    """Drop a trailing outlet name that og:title/<title> often carry ("Story | TechCrunch")."""
+    if not title:
+        return title
+    separators = list(_TITLE_SEP.finditer(title))
+    if not separators or len(title[: separators[-1].start()].strip()) < 10:
+        return title
+    last = separators[-1]
+    suffix = _fold(title[last.end() :])
+    if not suffix:
+        return title
+    for outlet in outlet_names:
+        name = _fold(outlet)
+        if name and (
+            name == suffix
+            or (len(name) >= 3 and suffix.startswith(name))
+            or (len(name) >= 4 and name in suffix)
+            or (len(suffix) >= 4 and suffix in name)
+        ):
+            return title[: last.start()].rstrip()
+    return title
 
 
 # --------------------------------------------------------------------------- Markdown rendering
 
-_BLOCK_TAGS = frozenset({"p", "head", "list", "quote", "code", "table", "div", "item", "row", "cell"})
+_BLOCK_TAGS = frozenset(
+    {"p", "head", "list", "quote", "code", "table", "div", "item", "row", "cell"}
+)
 _MD_INLINE_SPECIALS = re.compile(r"([\\`*\[\]<])")
 _MD_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")  # underscores not inside a word
 _NEEDS_ESCAPE = re.compile(r"[\\`*\[\]<_]")
@@ -348,6 +315,7 @@ _MD_LINE_START = re.compile(r"#{1,6}(?=\s|$)|>|[-+](?=\s|$)|=+$|(\d{1,9})([.)])(
 _WS_RUN = re.compile(r"\s+")
 _MULTI_SPACE = re.compile(r" {2,}")
 _NORMALIZE_TITLE = re.compile(r"[\W_]+")
+_EMPHASIS = {"#b": "**", "#i": "*"}
 
 
 def _text(raw: str) -> str:
@@ -378,19 +346,22 @@ def _wrap(inner: str, marker: str) -> str:
     return f"{lead}{marker}{core}{marker}{trail}"
 
 
-def _inline_child(child: _Element, in_cell: bool) -> str:
-    """Inline Markdown of one element (without its tail)."""
+def _inline_child(child: _Element, in_cell: bool, glued: bool = False) -> str:
+    """Inline Markdown of one element (without its tail).
+
+    ``glued``: the element touches a letter outside it (drop caps, "<b>W</b>hat"). Emphasis
+    markers there would split the word for every consumer that tokenises the text, so it is
+    rendered plain.
+    """
     tag = child.tag
     if not isinstance(tag, str) or tag == "graphic":
         return ""  # comments / processing instructions; images are off
     if tag == "lb":
         return " " if in_cell else "\n"
-    if tag == "hi":
-        rend = child.get("rend", "")
+    if tag == "hi" or tag == "del":
         inner = _inline(child, in_cell)
-        return _wrap(inner, "**") if rend == "#b" else _wrap(inner, "*") if rend == "#i" else inner
-    if tag == "del":
-        return _wrap(_inline(child, in_cell), "~~")
+        marker = "~~" if tag == "del" else _EMPHASIS.get(child.get("rend", ""), "")
+        return _wrap(inner, marker) if marker and not glued else inner
     if tag == "code":
         code = " ".join("".join(child.itertext()).split())
         if not code:
@@ -410,10 +381,15 @@ def _inline(elem: _Element, in_cell: bool = False) -> str:
     if elem.text:
         out.append(_text(elem.text))
     for child in elem:
-        out.append(_inline_child(child, in_cell))
+        out.append(_inline_child(child, in_cell, _glued(out, child.tail)))
         if child.tail:
             out.append(_text(child.tail))
     return "".join(out)
+
+
+def _glued(before: list[str], tail: str | None) -> bool:
+    prev = next((chunk[-1] for chunk in reversed(before) if chunk), "")
+    return prev.isalnum() or (tail or "")[:1].isalnum()
 
 
 def _paragraph(raw: str) -> str:
@@ -444,7 +420,7 @@ def _blocks(container: _Element) -> list[str]:
             flush()
             blocks.extend(_render_block(child))
         else:
-            pending.append(_inline_child(child, in_cell=False))
+            pending.append(_inline_child(child, False, _glued(pending, child.tail)))
         if child.tail:
             pending.append(_text(child.tail))
     flush()
@@ -566,7 +542,8 @@ def _drop_title(blocks: list[str], title: str | None) -> list[str]:
             continue
         candidate = _title_key(block.lstrip("#").replace("\\", ""))
         if candidate and (
-            candidate == key or (len(candidate) >= 20 and (key.startswith(candidate) or candidate.startswith(key)))
+            candidate == key
+            or (len(candidate) >= 20 and (key.startswith(candidate) or candidate.startswith(key)))
         ):
             return blocks[:i] + blocks[i + 1 :]
     return blocks
@@ -767,14 +744,16 @@ def extract(html: str | bytes, url: str | None = None) -> Extracted:
         ):
             updated = None
 
-    text = _to_markdown(_main_body(tree, url), doc.title)
+    outlets = _outlet_names(doc.sitename, page_url)
+    title = _strip_site_suffix(doc.title, outlets) or None
+    text = _to_markdown(_main_body(tree, url), title)
     language = _markup_language(tree)
     if language is None and LANGID_FLAG and len(text) > 200:
         language = _iso639_1(language_classifier(text, ""))
 
     return Extracted(
-        title=doc.title or None,
-        authors=_clean_authors(doc.author, _outlet_names(doc.sitename, page_url)),
+        title=title,
+        authors=_clean_authors(doc.author, outlets),
         published=published,
         updated=updated,
         language=language,

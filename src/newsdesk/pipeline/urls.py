@@ -19,7 +19,14 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
 
 from tld import get_tld
 
-__all__ = ["canonicalize", "choose_canonical", "content_hash", "host_of", "same_site"]
+__all__ = [
+    "canonicalize",
+    "choose_canonical",
+    "content_hash",
+    "host_of",
+    "registrable_domain",
+    "same_site",
+]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -185,7 +192,9 @@ def canonicalize(url: str) -> str:
     ]
     params.sort()
     query = "&".join(
-        f"{quote(k, safe=_QUERY_SAFE)}={quote(v, safe=_QUERY_SAFE)}" if v else quote(k, safe=_QUERY_SAFE)
+        f"{quote(k, safe=_QUERY_SAFE)}={quote(v, safe=_QUERY_SAFE)}"
+        if v
+        else quote(k, safe=_QUERY_SAFE)
         for k, v in params
     )
     return urlunsplit((scheme, netloc, path, query, ""))
@@ -212,6 +221,14 @@ def _site_key(host: str) -> str | None:
     if info.fld == info.tld:  # type: ignore[union-attr]
         return None
     return info.fld  # type: ignore[union-attr]
+
+
+def registrable_domain(url_or_host: str) -> str | None:
+    """eTLD+1 of a URL or bare host (``news.bbc.co.uk`` -> ``bbc.co.uk``); the host itself
+    for IPs/intranet names; None for a public suffix (``co.uk``) or no host."""
+    target = url_or_host.strip()
+    host = host_of(target) if "//" in target else _normalize_host(target.split("/")[0])
+    return _site_key(host)
 
 
 def same_site(a: str, b: str) -> bool:
