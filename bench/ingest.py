@@ -76,10 +76,15 @@ def main() -> int:
         subprocess.run([*nd, "sources", "import", str(opml)], env=env, check=True,
                        capture_output=True)
         server.reset_log()
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         proc = subprocess.run([*nd, "crawl", "--once", "--json"], env=env, check=True,
                               capture_output=True, text=True)
         crawl_s = time.perf_counter() - t0
+        server_cpu = time.process_time() - cpu0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        crawl_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         summary = json.loads(proc.stdout.strip().splitlines()[-1])
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         robots = sum(1 for r in server.requests if r.path == "/robots.txt")
@@ -103,6 +108,9 @@ def main() -> int:
     print(f"newsdesk crawl --once:    {rate:.1f} pages/s end to end ({stored} stored of "
           f"{len(pages)} in {crawl_s:.1f} s, {args.workers} extraction workers), "
           f"errors {summary['errors']}")
+    print(f"  CPU: crawl incl. extraction workers {crawl_cpu:.1f} s "
+          f"({crawl_cpu / max(stored, 1) * 1000:.1f} ms/page; bare extraction "
+          f"{base_s / len(pages) * 1000:.1f} ms/page), replay server {server_cpu:.1f} s")
     print(f"  robots.txt fetched {robots}x; peak RSS of the crawl process {peak_mb:.0f} MB "
           "(worker processes not included)")
     print(f"  second pass: {summary2['feeds_not_modified']} of {summary2['sources_polled']} feeds "

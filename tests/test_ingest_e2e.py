@@ -228,3 +228,27 @@ def test_changed_article_is_refetched_and_updated(cli: Cli) -> None:
         rec = {json.loads(x)["url"]: json.loads(x) for x in cli("export").stdout.splitlines()}
         changed = rec[server.url("bbc", page.path)]
         assert changed["changed_at"] and "A correction was appended." in changed["text"]
+
+
+def test_periodic_unconditional_poll_beats_lying_validators(tmp_path: Path) -> None:
+    from tests.conftest import cli_env
+
+    sites = big9(["cnn"], era="2005", n=4)
+    new_page = sites[0].pages.pop()
+    with ReplayServer(sites) as server:
+        # First with a long unconditional period: the lying 304 hides the new article.
+        cli = Cli(tmp_path / "data", cli_env(NEWSDESK_UNCONDITIONAL_EVERY="3600"))
+        cli("sources", "add", server.feed_url("cnn"))
+        assert crawl(cli)["new"] == 3
+        server.set_fault("cnn", "/feed.xml", "lying_validators", mode="always_304")
+        server.add_page("cnn", new_page)
+        hidden = crawl(cli, "--all")
+        assert hidden["feeds_not_modified"] == 1 and hidden["new"] == 0
+        # Once the unconditional period has passed, the feed is asked without validators.
+        cli = Cli(tmp_path / "data", cli_env(NEWSDESK_UNCONDITIONAL_EVERY="1"))
+        time.sleep(1.1)
+        server.reset_log()
+        found = crawl(cli, "--all")
+        assert found["new"] == 1 and found["feeds_not_modified"] == 0
+        feed_req = [r for r in server.requests if r.path == "/feed.xml"][0]
+        assert "if-none-match" not in feed_req.headers

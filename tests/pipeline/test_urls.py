@@ -110,7 +110,9 @@ def test_choose_canonical_resolves_relative_declarations() -> None:
         "https://www.example.com/world/sanctions?a=1&b=2"
     )
     assert choose_canonical(page, "//news.example.com/x") == "https://news.example.com/x"
-    assert choose_canonical(page, "https://m.example.com/world/x") == "https://m.example.com/world/x"
+    assert (
+        choose_canonical(page, "https://m.example.com/world/x") == "https://m.example.com/world/x"
+    )
 
 
 @pytest.mark.parametrize(

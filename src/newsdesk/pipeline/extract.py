@@ -229,7 +229,12 @@ _AUTHOR_JUNK = re.compile(
     r"anonymous|unknown|guest|team)\b",
     re.IGNORECASE,
 )
-_EMAILISH = re.compile(r"@|https?://|www\.|\.(?:com|org|net|co|io)\b", re.IGNORECASE)
+# raw e-mails/URLs, and e-mails after trafilatura's name clean-up ("jane.doe@example.com"
+# comes out as "Jane Doe Com": dots become spaces, "@example" is taken for a handle)
+_EMAILISH = re.compile(
+    r"@|https?://|www\.|\.(?:com|org|net|co|io)\b|\s(?:com|org|net|info|io|gov|edu)$",
+    re.IGNORECASE,
+)
 _NOT_ALNUM = re.compile(r"\W+")
 
 
@@ -387,9 +392,12 @@ def _inline(elem: _Element, in_cell: bool = False) -> str:
     return "".join(out)
 
 
+def _last_char(chunks: list[str]) -> str:
+    return next((chunk[-1] for chunk in reversed(chunks) if chunk), "")
+
+
 def _glued(before: list[str], tail: str | None) -> bool:
-    prev = next((chunk[-1] for chunk in reversed(before) if chunk), "")
-    return prev.isalnum() or (tail or "")[:1].isalnum()
+    return _last_char(before).isalnum() or (tail or "")[:1].isalnum()
 
 
 def _paragraph(raw: str) -> str:
@@ -420,7 +428,12 @@ def _blocks(container: _Element) -> list[str]:
             flush()
             blocks.extend(_render_block(child))
         else:
-            pending.append(_inline_child(child, False, _glued(pending, child.tail)))
+            rendered = _inline_child(child, False, _glued(pending, child.tail))
+            # Loose inline runs at block level are what trafilatura salvaged from lost
+            # structure ("Safety Tips<hi>Gallery:</hi>" was two links): keep words apart.
+            if rendered[:1].isalnum() and _last_char(pending).isalnum():
+                pending.append(" ")
+            pending.append(rendered)
         if child.tail:
             pending.append(_text(child.tail))
     flush()
@@ -561,21 +574,20 @@ def _to_markdown(body: _Element | None, title: str | None) -> str:
 # JSON-LD blobs this large are live-blog dumps; trafilatura's JSON-LD reader is pure Python
 # and took >1 s on an 840 kB one, for metadata that the <meta> tags carry anyway.
 _MAX_JSON_LD = 256 * 1024
-# Structured "last modified" signals (meta names/properties, JSON-LD dateModified,
-# og:updated_time, sitemap-style lastmod). Without one, htmldate's updated-date search only
-# re-finds the publication date or some unrelated date in the text.
-_MODIFIED_CUES = ("odified", "pdated", "lastmod")
+# Structured "last modified" signals: <meta> names/properties (article:modified_time,
+# og:updated_time, last-modified, dc.modified), JSON-LD/itemprop dateModified. Without one,
+# htmldate's updated-date search only re-finds the publication date or a random date in the text.
+_MODIFIED_CUES = ("modified", "Modified", "updated_time", "dateUpdate", "lastmod")
 # Byline containers, as plain XPath: trafilatura's author XPaths use EXSLT regexes, which
 # call back into Python for every element (about 6 ms a page with its deep copy and pruning).
+# Few, cheap predicates: this runs over every element of old, metadata-less pages.
 _BYLINE_XPATH = XPath(
-    ".//*[@rel='author' or contains(@itemprop, 'author') or contains(@class, 'author') or "
-    "contains(@class, 'Author') or contains(@id, 'author') or contains(@id, 'Author') or "
-    "contains(@class, 'byline') or contains(@class, 'Byline') or @class='byl' or "
-    "contains(@data-component, 'Byline') or contains(@class, 'writer') or "
-    "contains(@class, 'journalist')]"
+    "descendant::*[@class or @rel or @itemprop or @id][contains(@class, 'byline') or "
+    "contains(@class, 'author') or contains(@class, 'Author') or @rel='author' or "
+    "@itemprop='author' or @id='author' or @id='byline']"
 )
 # every attribute test above needs one of these substrings somewhere in the page
-_BYLINE_CUES = ("author", "Author", "byl", "Byline", "writer", "journalist")
+_BYLINE_CUES = ("author", "Author", "byline")
 _BYLINE_SKIP_TAGS = frozenset(
     {"meta", "link", "script", "style", "img", "time", "figure", "figcaption", "head", "title"}
 )
@@ -682,13 +694,12 @@ def _metadata(tree: HtmlElement, source: str, url: str | None) -> Document:
     return doc
 
 
-def _find_date(tree: HtmlElement, url: str | None, original: bool) -> str | None:
+def _find_date(tree: HtmlElement, url: str | None, original: bool, extensive: bool) -> str | None:
     try:
         return find_date(
             tree,
             original_date=original,
-            # the extensive (free-text) search is worth it for the publication date only
-            extensive_search=original,
+            extensive_search=extensive,
             outputformat=_ISO,
             url=url,
             max_date=date.today().isoformat(),
@@ -735,10 +746,12 @@ def extract(html: str | bytes, url: str | None = None) -> Extracted:
     page_url = url or declared
 
     doc = _metadata(tree, source, page_url)
-    published, published_date_only = _to_utc(_find_date(tree, declared or url, original=True))
+    published, published_date_only = _to_utc(
+        _find_date(tree, declared or url, True, extensive=True)
+    )
     updated: datetime | None = None
     if published is not None and any(cue in source for cue in _MODIFIED_CUES):
-        updated, _ = _to_utc(_find_date(tree, declared or url, original=False))
+        updated, _ = _to_utc(_find_date(tree, declared or url, False, extensive=False))
         if updated is not None and (
             updated <= published or (published_date_only and updated.date() <= published.date())
         ):
