@@ -113,6 +113,13 @@ CORPORA: dict[str, Callable[[], Iterator[Page]]] = {
 }
 
 
+def spread(pages: list[Page], n: int) -> list[Page]:
+    """``n`` pages evenly spaced over the list (all eras/sites of big9, not just the first)."""
+    if n >= len(pages):
+        return pages
+    return [pages[i * len(pages) // n] for i in range(n)]
+
+
 def ours(page: Page) -> str:
     return extract(page.html, page.url).text
 
@@ -146,8 +153,7 @@ def speed_ratio(
     pages: list[Page], reps: int = 3, warmup: bool = True
 ) -> tuple[float, float, float]:
     """(bare seconds, ours seconds, bare/ours) per pass over ``pages``, interleaved per page so
-    load spikes hit both. ``warmup`` first runs both once: htmldate's extensive date search loads
-    dateparser's locale data lazily, a one-off cost of a second or two per process."""
+    load spikes hit both. ``warmup`` first runs both once (lazy imports and caches)."""
     if warmup:
         for page in pages:
             bare(page)
@@ -170,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="pages per corpus (0: all)")
     parser.add_argument("--speed-pages", type=int, default=100, help="big9 pages timed")
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--no-warmup", action="store_true", help="time a cold first pass")
+    parser.add_argument(
+        "--no-warmup", action="store_true", help="no warm-up pass (with --reps 1: a cold process)"
+    )
     args = parser.parse_args(argv)
     if not DATA.is_dir():
         print(f"corpus not found at {DATA}", file=sys.stderr)
@@ -181,19 +189,20 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.sets.split(","):
         pages = list(CORPORA[name]())
         if args.limit:
-            pages = pages[:: max(1, len(pages) // args.limit)][: args.limit]
+            pages = spread(pages, args.limit)
         a, b = score(pages, ours), score(pages, bare)
         print(
             f"{name:8} {a.pages:5}  {a.precision:.3f}/{a.recall:.3f}/{a.f1:.3f}"
             f"  {b.precision:.3f}/{b.recall:.3f}/{b.f1:.3f}"
         )
 
-    sample = list(iter_big9())
-    sample = sample[:: max(1, len(sample) // args.speed_pages)][: args.speed_pages]
+    pages = list(iter_big9())
+    sample = spread(pages, args.speed_pages)
     t_bare, t_ours, ratio = speed_ratio(sample, args.reps, warmup=not args.no_warmup)
     print(
-        f"speed on {len(sample)} big9 pages: bare trafilatura.extract {t_bare:.2f}s, "
-        f"newsdesk extract {t_ours:.2f}s per pass -> {ratio:.2f}x"
+        f"speed on {len(sample)} big9 pages ({'cold' if args.no_warmup else 'warm'}): "
+        f"bare trafilatura.extract {t_bare:.2f}s, newsdesk extract {t_ours:.2f}s per pass "
+        f"-> {ratio:.2f}x"
     )
     return 0
 

@@ -18,10 +18,17 @@ def unique_slug(model: type[models.Model], name: str, max_length: int = 120) -> 
     return slug
 
 
+def name_key(name: str) -> str:
+    """The identity of a name: whitespace collapsed, case folded ("BBC  News" == "bbc news")."""
+    return " ".join(name.split()).casefold()[:200]
+
+
 class Named(models.Model):
-    """A name with a URL slug, looked up case-insensitively (categories, authors)."""
+    """A name with a URL slug, identified case-insensitively (categories, authors)."""
 
     name = models.CharField(max_length=200)
+    # Indexed identity key: a case-insensitive lookup on `name` would scan the whole table.
+    key = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=120, unique=True, allow_unicode=True)
 
     class Meta:
@@ -33,9 +40,17 @@ class Named(models.Model):
 
     @classmethod
     def get(cls, name: str) -> Self:
-        name = " ".join(name.split())[:200]
-        obj = cls.objects.filter(name__iexact=name).first()
-        return obj or cls.objects.create(name=name, slug=unique_slug(cls, name))
+        return cls.get_many([name])[0]
+
+    @classmethod
+    def get_many(cls, names: list[str]) -> list[Self]:
+        """The objects for these names (created as needed), in order, without duplicates."""
+        wanted = {name_key(n): " ".join(n.split())[:200] for n in names if n.strip()}
+        found = {o.key: o for o in cls.objects.filter(key__in=list(wanted))}
+        for key, name in wanted.items():
+            if key not in found:
+                found[key] = cls.objects.create(name=name, key=key, slug=unique_slug(cls, name))
+        return [found[k] for k in wanted]
 
 
 class Category(Named):

@@ -108,11 +108,17 @@ def store_article(
             article.save()
             outcome = UPDATED
         if outcome != DUPLICATE:
-            article.authors.set([Author.get(n) for n in author_names if n.strip()][:20])
-            cats = [Category.get(n) for n in category_names if n.strip()][:20]
+            authors = Author.get_many(author_names[:20])
+            cats = Category.get_many(category_names[:20])
             if source.category_id:
                 cats.append(source.category)
-            article.categories.set(cats)
+            # A new article has no links yet: add() skips set()'s read-and-diff queries.
+            if outcome == NEW:
+                article.authors.add(*authors)
+                article.categories.add(*cats)
+            else:
+                article.authors.set(authors)
+                article.categories.set(cats)
         if queued_id is not None:
             QueuedPage.objects.filter(pk=queued_id).delete()
     return Stored(outcome, article.pk)

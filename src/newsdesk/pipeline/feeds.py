@@ -6,7 +6,6 @@ feedparser; JSON Feed, sitemaps and HTML autodiscovery are handled here (json / 
 
 from __future__ import annotations
 
-import codecs
 import html as html_lib
 import io
 import json
@@ -20,10 +19,11 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-from charset_normalizer import from_bytes
 from feedparser.datetimes import _parse_date as _feedparser_parse_date
 from lxml import etree
 from lxml import html as lxml_html
+
+from newsdesk.pipeline.encoding import decode_body, sniff_unicode_signature
 
 __all__ = [
     "DiscoveredFeed",
@@ -243,168 +243,24 @@ def _gunzip_if_needed(body: bytes) -> bytes:
 
 # --------------------------------------------------------------------------- decoding
 
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-)
-_XML_DECL_ENCODING = re.compile(
-    rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']\s*([A-Za-z0-9._:-]+)\s*["']""", re.I
-)
+# Charset decoding lives in newsdesk.pipeline.encoding (shared with the fetcher and extractor).
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
-# WHATWG-style aliasing: labels that in practice mean a superset encoding.
-_ENCODING_ALIASES = {
-    "iso-8859-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "latin-1": "cp1252",
-    "latin1": "cp1252",
-    "l1": "cp1252",
-    "us-ascii": "cp1252",
-    "ascii": "cp1252",
-    "iso-8859-9": "cp1254",
-    "iso-8859-11": "cp874",
-    "tis-620": "cp874",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "euc-kr": "cp949",
-    "ks_c_5601-1987": "cp949",
-    "big5": "big5hkscs",
-}
-
-
-def _codec(label: str | None) -> str | None:
-    if not label:
-        return None
-    label = label.strip().strip("\"'").lower()
-    label = _ENCODING_ALIASES.get(label, label)
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None
-
-
-def _try_decode(body: bytes, codec: str) -> str | None:
-    try:
-        return body.decode(codec)
-    except UnicodeDecodeError:
-        # cp1252 leaves 5 bytes undefined; a document labelled latin-1 may use them.
-        if codec == "cp1252":
-            return body.decode("latin-1")
-        return None
-    except LookupError:
-        return None
-
-
-def _decode_text(body: bytes, *declared: str | None) -> str:
-    """Decode a document to str.
-
-    Order: BOM > declared labels (in the given order) > UTF-8 > charset-normalizer guess.
-    A declared legacy encoding loses against UTF-8 when the bytes are valid UTF-8 with non-ASCII
-    content: real-world feeds labelled ISO-8859-1 (by a server default or a stale template) are
-    very often UTF-8, while legacy text is practically never valid multi-byte UTF-8 by accident.
-    """
-    for bom, codec in _BOMS:
-        if body.startswith(bom):
-            return body[len(bom) :].decode(codec, errors="replace")
-    if body[:4] == b"<\x00?\x00":  # UTF-16 without BOM (XML spec appendix F)
-        return body.decode("utf-16-le", errors="replace")
-    if body[:4] == b"\x00<\x00?":
-        return body.decode("utf-16-be", errors="replace")
-
-    utf8: str | None
-    try:
-        utf8 = body.decode("utf-8")
-    except UnicodeDecodeError:
-        utf8 = None
-    for label in declared:
-        codec = _codec(label)
-        if codec is None:
-            continue
-        if codec.startswith("utf-16") or codec.startswith("utf-32"):
-            # A "utf-16" label on a BOM-less 8-bit document is a lie (we are past BOM checks).
-            continue
-        if utf8 is not None and codec != "utf-8" and not body.isascii():
-            return utf8
-        text = _try_decode(body, codec)
-        if text is not None:
-            return text
-    if utf8 is not None:
-        return utf8
-    guess = _guess_encoding(body)
-    if guess:
-        text = _try_decode(body, guess)
-        if text is not None:
-            return text
-    return body.decode("cp1252", errors="replace")
-
-
-_CENTRAL_EUROPEAN = {"Polish", "Czech", "Slovak", "Hungarian", "Croatian", "Slovene", "Romanian"}
-_BALTIC = {"Lithuanian", "Latvian", "Estonian"}
-_REGIONAL_LANGUAGES = {
-    "cp1250": _CENTRAL_EUROPEAN,
-    "iso8859_2": _CENTRAL_EUROPEAN,
-    "iso8859_16": _CENTRAL_EUROPEAN,
-    "cp1257": _BALTIC,
-    "iso8859_13": _BALTIC,
-    "iso8859_4": _BALTIC,
-    "cp1254": {"Turkish"},
-    "iso8859_9": {"Turkish"},
-    "cp1258": {"Vietnamese"},
-}
-_LATIN_CODEPAGES = set(_REGIONAL_LANGUAGES) | {
-    "cp1252", "latin_1", "iso8859_3", "iso8859_10", "iso8859_14", "iso8859_15", "mac_roman",
-    "mac_latin2", "mac_iceland", "mac_turkish", "cp437", "cp850", "cp852", "cp858", "cp775",
-    "hp_roman8",
-}
-
-
-def _guess_encoding(body: bytes) -> str | None:
-    results = from_bytes(body[:200_000])
-    best = results.best()
-    if best is None:
-        return None
-    if best.encoding not in _LATIN_CODEPAGES:
-        return best.encoding  # Cyrillic, Greek, CJK, ...: the detector is good at these
-    # On Latin-script text charset-normalizer is a coin toss between codepages: it read French
-    # as cp1250 ("trčs") and Portuguese as cp1257 ("2ŗ turno") in our corpus. Keep a regional
-    # codepage only when the detected language matches it, else use windows-1252, the de-facto
-    # default of the legacy web.
-    for match in results:
-        if match.chaos > best.chaos + 0.02:
-            continue
-        regional = _REGIONAL_LANGUAGES.get(match.encoding, set())
-        if match.languages and match.languages[0] in regional:
-            return match.encoding
-    return "cp1252"
-
-
-def _xml_declared_encoding(body: bytes) -> str | None:
-    m = _XML_DECL_ENCODING.match(body[:512])
-    return m.group(1).decode("ascii") if m else None
 
 
 def _head_text(body: bytes, limit: int = 8192) -> str:
     """Cheap decode of the document head for sniffing (only ASCII structure matters)."""
     head = body[:limit]
-    for bom, codec in _BOMS:
-        if head.startswith(bom):
-            return head[len(bom) :].decode(codec, errors="ignore")
-    if head[:4] == b"<\x00?\x00" or head[:2] == b"<\x00":
-        return head.decode("utf-16-le", errors="ignore")
-    if head[:4] == b"\x00<\x00?" or head[:2] == b"\x00<":
-        return head.decode("utf-16-be", errors="ignore")
+    if signature := sniff_unicode_signature(head):
+        codec, skip = signature
+        return head[skip:].decode(codec, errors="ignore")
     return head.decode("latin-1")
 
 
 # --------------------------------------------------------------------------- sniffing
 
-_SKIP_PROLOG = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>)", re.S | re.I)
+_SKIP_PROLOG = re.compile(
+    r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>)", re.S | re.I
+)
 _ROOT_TAG = re.compile(r"\s*<([A-Za-z_][\w.:-]*)")
 _FEED_ROOTS = {"rss", "rdf", "feed", "channel"}
 _SITEMAP_ROOTS = {"urlset", "sitemapindex"}
@@ -598,7 +454,7 @@ def _parse_xml_feed(body: bytes, url: str, charset: str | None) -> ParsedFeed:
     # We decode ourselves and hand feedparser clean UTF-8: feedparser follows RFC 3023, so an
     # HTTP charset of ISO-8859-1 (a common server default) would turn UTF-8 feeds into mojibake,
     # and it gives up on the strict parser when whitespace precedes the XML declaration.
-    text = _decode_text(body, _xml_declared_encoding(body), charset).lstrip("\ufeff \t\r\n")
+    text = decode_body(body, charset, "application/xml").lstrip("\ufeff \t\r\n")
     text = _XML_DECL.sub("", text, count=1).lstrip()
     data = ('<?xml version="1.0" encoding="utf-8"?>\n' + text).encode("utf-8")
     # No Content-Location on purpose: feedparser would "resolve" every <id>/<guid> against it
@@ -664,7 +520,7 @@ def _json_image(item: Mapping[str, Any], base: str) -> str | None:
 
 def _parse_json_feed(body: bytes, url: str, charset: str | None) -> ParsedFeed:
     try:
-        doc = json.loads(_decode_text(body, charset, "utf-8"))
+        doc = json.loads(decode_body(body, charset, "application/json"))
     except ValueError as exc:
         raise FeedParseError(f"invalid JSON feed: {url} ({exc})") from exc
     if not isinstance(doc, dict) or "jsonfeed.org/version" not in str(doc.get("version", "")):
@@ -780,7 +636,7 @@ def _sitemap_entry(url_el: etree._Element, base: str) -> FeedEntry | None:
 
 
 def _parse_text_sitemap(body: bytes, url: str) -> ParsedFeed:
-    text = _decode_text(body, "utf-8").lstrip("\ufeff")
+    text = decode_body(body, None, "text/plain").lstrip("\ufeff")
     entries = []
     for line in text.splitlines():
         line = line.strip()
@@ -879,12 +735,6 @@ _FEED_HREF = re.compile(
     r"|^https?://feeds\.feedburner\.com/)",
     re.I,
 )
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
-
-
-def _decode_html(raw: bytes) -> str:
-    m = _META_CHARSET.search(raw[:4096])
-    return _decode_text(raw, m.group(1).decode("ascii") if m else None)
 
 
 def discover_feeds(html: bytes | str, base_url: str) -> list[DiscoveredFeed]:
@@ -893,7 +743,7 @@ def discover_feeds(html: bytes | str, base_url: str) -> list[DiscoveredFeed]:
     `<link rel="alternate">` with a feed type first; if there are none, `<a href>` links that
     look like feed URLs (type None).
     """
-    text = _decode_html(html) if isinstance(html, bytes) else html
+    text = decode_body(html, None, "text/html") if isinstance(html, bytes) else html
     # lxml refuses str input that carries an encoding declaration (XHTML pages).
     text = _XML_DECL.sub("", text.lstrip("\ufeff"), count=1)
     if not text.strip():

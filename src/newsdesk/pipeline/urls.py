@@ -163,9 +163,9 @@ def canonicalize(url: str) -> str:
     """Normalised identity URL (idempotent).
 
     Lower-cases scheme and host (Unicode hosts become punycode), drops the default port,
-    userinfo-free netloc is kept as is, removes dot segments, normalises percent escapes,
-    drops the fragment and tracking parameters, sorts the remaining parameters. Path case and
-    trailing slashes are kept: servers may treat them as different resources.
+    removes dot segments, normalises percent escapes, drops the fragment and tracking
+    parameters, sorts the remaining parameters (valueless ones such as ``?print`` are kept).
+    Path case and trailing slashes are kept: servers may treat them as different resources.
     Non-http(s) or unparsable input is returned stripped.
     """
     url = url.strip()

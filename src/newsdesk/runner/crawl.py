@@ -327,14 +327,14 @@ class Crawler:
                 log.exception("unexpected error on queued page %s", qid)
                 summary.errors["internal"] += 1
 
-    async def _extract(self, body: bytes, url: str) -> Extracted:
+    async def _extract(self, body: bytes, url: str, charset: str | None) -> Extracted:
         if self._pool is None:
-            return extract(body, url)
+            return extract(body, url, charset)
         loop = asyncio.get_running_loop()
         pool = self._pool
         try:
             # `extract` lives in a Django-free module, so spawned workers import no Django.
-            return await loop.run_in_executor(pool, extract, body, url)
+            return await loop.run_in_executor(pool, extract, body, url, charset)
         except BrokenProcessPool as exc:
             # A worker died (OOM-killed on a hostile page, say): replace the pool once, and count
             # this page as failed rather than losing the rest of the crawl.
@@ -360,7 +360,7 @@ class Crawler:
                 summary.duplicate += 1
                 return store.DUPLICATE
             try:
-                ex = await self._extract(res.body, res.final_url)
+                ex = await self._extract(res.body, res.final_url, res.charset)
             except ExtractionError as exc:
                 raise FetchError("extract", qp.url, str(exc)) from exc
         except FetchError as exc:
