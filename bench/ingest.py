@@ -109,7 +109,8 @@ def main() -> int:
           f"{len(pages)} in {crawl_s:.1f} s, {args.workers} extraction workers), "
           f"errors {summary['errors']}")
     print(f"  CPU: crawl incl. extraction workers {crawl_cpu:.1f} s "
-          f"({crawl_cpu / max(stored, 1) * 1000:.1f} ms/page; bare extraction "
+          f"({crawl_cpu / max(stored, 1) * 1000:.1f} ms/page, of which the crawler process "
+          f"{summary['cpu'] / max(stored, 1) * 1000:.1f} ms/page; bare extraction "
           f"{base_s / len(pages) * 1000:.1f} ms/page), replay server {server_cpu:.1f} s")
     print(f"  robots.txt fetched {robots}x; peak RSS of the crawl process {peak_mb:.0f} MB "
           "(worker processes not included)")

@@ -28,6 +28,7 @@ import ipaddress
 import logging
 import math
 import re
+import select
 import socket
 import time
 import zlib
@@ -255,6 +256,45 @@ class _AddressGuard:
         return [str(ip) for ip in ips]
 
 
+class _CachedInfoStream(httpcore.AsyncNetworkStream):
+    """A stream that remembers its static extra info (socket, addresses).
+
+    httpcore asks every pooled connection for its socket on each request it assigns, and the
+    anyio stream rebuilds its whole attribute map (a getpeername() syscall included) per ask:
+    measured at ~10% of the crawl process's CPU with a few dozen pooled connections.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._info: dict[str, Any] = {}
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        return _CachedInfoStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":  # live state: poll the (cached) socket now
+            sock = self.get_extra_info("socket")
+            if sock is None:
+                return self._inner.get_extra_info(info)
+            if sock.fileno() == -1:
+                return True  # closed: "readable" makes httpcore drop the connection
+            return bool(select.select([sock], [], [], 0)[0])
+        if info not in self._info:
+            self._info[info] = self._inner.get_extra_info(info)
+        return self._info[info]
+
+
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
     """Connects to the guard's vetted addresses instead of letting the socket layer re-resolve.
 
@@ -277,8 +317,11 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         error: Exception | None = None
         for ip in (await self._guard.addresses(host, port))[:4]:
             try:
-                return await self._inner.connect_tcp(
-                    ip, port, timeout, local_address=local_address, socket_options=socket_options
+                return _CachedInfoStream(
+                    await self._inner.connect_tcp(
+                        ip, port, timeout, local_address=local_address,
+                        socket_options=socket_options,
+                    )
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
@@ -544,7 +587,9 @@ class Fetcher:
         self.config = config
         self._guard = _AddressGuard(resolver or _default_resolver, config.allow_private)
         self._robots_token = _robots_token(config.user_agent)
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        # httpcore scans every pooled connection for each request it assigns, so a big pool
+        # costs CPU on every request; the crawler keeps fewer requests than this in flight.
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
         # An injected transport (tests, special deployments) bypasses the connection pin but
         # still gets the SSRF pre-check on every hop.
         self._client = httpx.AsyncClient(

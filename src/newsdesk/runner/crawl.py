@@ -64,6 +64,7 @@ class CrawlSummary:
     duplicate: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
+    cpu: float = 0.0  # CPU seconds of this process (extraction workers not included)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,7 @@ class CrawlSummary:
             "duplicate": self.duplicate,
             "errors": dict(self.errors),
             "elapsed": round(self.elapsed, 3),
+            "cpu": round(self.cpu, 3),
         }
 
 
@@ -135,6 +137,7 @@ class Crawler:
     async def run_once(self, *, due_only: bool = True) -> CrawlSummary:
         summary = CrawlSummary()
         started = time.monotonic()
+        cpu_started = time.process_time()
         sources = await sync_to_async(self._due_sources)(due_only)
         self.on_event("start", {"sources": len(sources)})
         queue: asyncio.Queue[int | None] = asyncio.Queue()
@@ -159,6 +162,7 @@ class Crawler:
             for w in workers:
                 w.cancel()
         summary.elapsed = time.monotonic() - started
+        summary.cpu = time.process_time() - cpu_started
         self.on_event("done", summary.as_dict())
         return summary
 
