@@ -252,3 +252,19 @@ def test_periodic_unconditional_poll_beats_lying_validators(tmp_path: Path) -> N
         assert found["new"] == 1 and found["feeds_not_modified"] == 0
         feed_req = [r for r in server.requests if r.path == "/feed.xml"][0]
         assert "if-none-match" not in feed_req.headers
+
+
+def test_broken_feed_is_a_recorded_parse_failure(cli: Cli) -> None:
+    sites = big9(["nymag", "bbc"], era="2017", n=2)
+    with ReplayServer(sites) as server:
+        for s in sites:
+            cli("sources", "add", server.feed_url(s.name))
+        # A page stored at the feed's path replaces the generated feed.
+        server.add_page("nymag", Page(path="/feed.xml", body=b"<p>Maintenance</p>",
+                                      content_type="application/rss+xml"))
+        summary = crawl(cli)
+        assert summary["errors"] == {"parse": 1} and summary["new"] == 2  # bbc unaffected
+        row = {r["url"]: r for r in json.loads(cli("sources", "list", "--json").stdout)}[
+            server.feed_url("nymag")]
+        assert row["last_error_reason"] == "parse" and row["consecutive_failures"] == 1
+        assert row["last_error_message"]
