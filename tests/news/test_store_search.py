@@ -98,3 +98,15 @@ def test_search_input_is_never_syntax(source: Source) -> None:
         search(q)  # must not raise
     assert [h.article.title for h in search('"rose and fell"')] == ["Port prices"]
     assert terms('a "b c" d') == ["a", "b c", "d"]
+
+
+def test_fulltext_triggers_survive_migrations() -> None:
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite-specific")
+    with connection.cursor() as cur:
+        cur.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE "
+                    "'news_article_fts_%'")
+        assert {r[0] for r in cur.fetchall()} == {
+            "news_article_fts_ai", "news_article_fts_ad", "news_article_fts_au"}

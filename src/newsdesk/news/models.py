@@ -6,6 +6,7 @@ import hashlib
 from typing import Self
 
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -67,9 +68,13 @@ class Category(Named):
     class Meta(Named.Meta):
         verbose_name_plural = "categories"
 
+    def get_absolute_url(self) -> str:
+        return reverse("category", args=[self.slug])
+
 
 class Author(Named):
-    pass
+    def get_absolute_url(self) -> str:
+        return reverse("author", args=[self.slug])
 
 
 class Source(models.Model):
@@ -117,6 +122,13 @@ class Source(models.Model):
     def __str__(self) -> str:
         return self.name or self.url
 
+    @property
+    def display_name(self) -> str:
+        return self.name or self.site_url or self.url
+
+    def get_absolute_url(self) -> str:
+        return reverse("source", args=[self.pk])
+
 
 class Article(models.Model):
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="articles")
@@ -141,13 +153,30 @@ class Article(models.Model):
     fetched_at = models.DateTimeField(default=timezone.now)
     first_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
     changed_at = models.DateTimeField(null=True, blank=True)  # last time the text changed
+    # Never null, so listings can order and keyset-paginate on (sort_at, id): the publication
+    # date when known, else when we first saw the article.
+    sort_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        ordering = ["-published", "-id"]
-        indexes = [models.Index(fields=["source", "-published"])]
+        ordering = ["-sort_at", "-id"]
+        indexes = [
+            models.Index(fields=["-sort_at", "-id"], name="article_sort"),
+            models.Index(fields=["source", "-sort_at", "-id"], name="article_source_sort"),
+        ]
 
     def __str__(self) -> str:
         return self.title or self.url
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.sort_at = self.published or self.first_seen_at
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.title or "", allow_unicode=True)[:80] or "article"
+
+    def get_absolute_url(self) -> str:
+        return reverse("article", args=[self.pk, self.slug])
 
 
 class QueuedPage(models.Model):

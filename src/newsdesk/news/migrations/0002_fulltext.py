@@ -7,51 +7,29 @@ same tsvector expression the search backend queries ('simple' config: the corpus
 
 from django.db import migrations
 
-SQLITE_UP = [
-    """CREATE VIRTUAL TABLE news_article_fts USING fts5(
-        title, text, content='news_article', content_rowid='id',
-        tokenize='unicode61 remove_diacritics 2')""",
-    """CREATE TRIGGER news_article_fts_ai AFTER INSERT ON news_article BEGIN
-        INSERT INTO news_article_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
-    END""",
-    """CREATE TRIGGER news_article_fts_ad AFTER DELETE ON news_article BEGIN
-        INSERT INTO news_article_fts(news_article_fts, rowid, title, text)
-        VALUES ('delete', old.id, old.title, old.text);
-    END""",
-    """CREATE TRIGGER news_article_fts_au AFTER UPDATE OF title, text ON news_article BEGIN
-        INSERT INTO news_article_fts(news_article_fts, rowid, title, text)
-        VALUES ('delete', old.id, old.title, old.text);
-        INSERT INTO news_article_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
-    END""",
-    "INSERT INTO news_article_fts(news_article_fts) VALUES ('rebuild')",
-]
-SQLITE_DOWN = [
-    "DROP TRIGGER IF EXISTS news_article_fts_ai",
-    "DROP TRIGGER IF EXISTS news_article_fts_ad",
-    "DROP TRIGGER IF EXISTS news_article_fts_au",
-    "DROP TABLE IF EXISTS news_article_fts",
-]
-PG_UP = [
-    """CREATE INDEX news_article_tsv ON news_article USING GIN (
-        to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(text, '')))"""
-]
-PG_DOWN = ["DROP INDEX IF EXISTS news_article_tsv"]
+from newsdesk.news import fulltext_sql as fts
 
 
-def _run(statements_by_vendor):
-    def run(apps, schema_editor):
-        for sql in statements_by_vendor.get(schema_editor.connection.vendor, []):
+def install(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor == "sqlite":
+        schema_editor.execute(fts.SQLITE_TABLE)
+        fts.reinstall_triggers(apps, schema_editor)
+    elif vendor == "postgresql":
+        schema_editor.execute(fts.PG_INDEX)
+
+
+def uninstall(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor == "sqlite":
+        for sql in fts.SQLITE_DROP_TRIGGERS:
             schema_editor.execute(sql)
-
-    return run
+        schema_editor.execute("DROP TABLE IF EXISTS news_article_fts")
+    elif vendor == "postgresql":
+        schema_editor.execute("DROP INDEX IF EXISTS news_article_tsv")
 
 
 class Migration(migrations.Migration):
     dependencies = [("news", "0001_initial")]
 
-    operations = [
-        migrations.RunPython(
-            _run({"sqlite": SQLITE_UP, "postgresql": PG_UP}),
-            _run({"sqlite": SQLITE_DOWN, "postgresql": PG_DOWN}),
-        )
-    ]
+    operations = [migrations.RunPython(install, uninstall)]

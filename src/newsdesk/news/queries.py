@@ -1,0 +1,119 @@
+"""Article listings shared by every surface (pages, API, output feeds, sitemaps).
+
+One filter object and one ordering, (sort_at, id) descending, so a page, its JSON and its feed
+list the same items. Deep pages use keyset cursors: stable while new articles arrive.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from newsdesk.news.models import Article
+from newsdesk.news.search import _fts5_query, terms
+
+
+class BadQuery(ValueError):
+    """A filter or cursor the caller got wrong (HTTP 400, never 500)."""
+
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    q: str | None = None
+    source: int | None = None
+    category: str | None = None  # slug
+    language: str | None = None
+    author: str | None = None  # slug
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) in (None, "") for f in fields(self))
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if timezone.is_aware(dt) else timezone.make_aware(dt, timezone.utc)
+
+
+def fulltext_ids(query: str) -> RawSQL | None:
+    """A subquery of the ids matching `query` (None: no searchable words)."""
+    parts = terms(query)
+    if not parts:
+        return None
+    if connection.vendor == "sqlite":
+        return RawSQL(
+            "SELECT rowid FROM news_article_fts WHERE news_article_fts MATCH %s",
+            [_fts5_query(parts)],
+        )
+    text = " ".join(f'"{p}"' if " " in p else p for p in parts)
+    return RawSQL(
+        "SELECT id FROM news_article WHERE to_tsvector('simple', coalesce(title, '') || ' ' || "
+        "coalesce(text, '')) @@ websearch_to_tsquery('simple', %s)",
+        [text],
+    )
+
+
+def articles(f: ArticleFilter | None = None) -> QuerySet[Article]:
+    """Filtered articles, newest first, with what listings show already joined."""
+    qs = Article.objects.select_related("source").order_by("-sort_at", "-id")
+    if f is None:
+        return qs
+    if f.q:
+        ids = fulltext_ids(f.q)
+        qs = qs.none() if ids is None else qs.filter(id__in=ids)
+    if f.source is not None:
+        qs = qs.filter(source_id=f.source)
+    if f.category:
+        qs = qs.filter(categories__slug=f.category)
+    if f.language:
+        qs = qs.filter(language=f.language.lower())
+    if f.author:
+        qs = qs.filter(authors__slug=f.author)
+    if f.since:
+        qs = qs.filter(sort_at__gte=_aware(f.since))
+    if f.until:
+        qs = qs.filter(sort_at__lt=_aware(f.until))
+    return qs
+
+
+# -- keyset cursors -----------------------------------------------------------------------------
+def encode_cursor(article: Article) -> str:
+    raw = json.dumps([article.sort_at.isoformat(), article.pk]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        when, pk = json.loads(raw)
+        return _aware(datetime.fromisoformat(when)), int(pk)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise BadQuery(f"invalid cursor {cursor!r}") from exc
+
+
+def after_cursor(qs: QuerySet[Article], cursor: str | None) -> QuerySet[Article]:
+    """Items strictly after `cursor` in (sort_at, id) descending order."""
+    if not cursor:
+        return qs
+    when, pk = decode_cursor(cursor)
+    return qs.filter(Q(sort_at__lt=when) | Q(sort_at=when, id__lt=pk))
+
+
+def keyset_page(
+    qs: QuerySet[Article], cursor: str | None, limit: int
+) -> tuple[list[Article], str | None]:
+    """One page after `cursor` and the cursor of the next page (None at the end)."""
+    if not 1 <= limit <= 200:
+        raise BadQuery("limit must be between 1 and 200")
+    items = list(after_cursor(qs, cursor)[: limit + 1])
+    more = len(items) > limit
+    items = items[:limit]
+    return items, (encode_cursor(items[-1]) if more and items else None)
