@@ -112,8 +112,8 @@ def main() -> int:
           f"({crawl_cpu / max(stored, 1) * 1000:.1f} ms/page, of which the crawler process "
           f"{summary['cpu'] / max(stored, 1) * 1000:.1f} ms/page; bare extraction "
           f"{base_s / len(pages) * 1000:.1f} ms/page), replay server {server_cpu:.1f} s")
-    print(f"  robots.txt fetched {robots}x; peak RSS of the crawl process {peak_mb:.0f} MB "
-          "(worker processes not included)")
+    print(f"  robots.txt fetched {robots}x; peak RSS {peak_mb:.0f} MB "
+          "(largest single process: the crawler or one extraction worker)")
     print(f"  second pass: {summary2['feeds_not_modified']} of {summary2['sources_polled']} feeds "
           f"304, {summary2['pages_fetched']} pages refetched, {conditional} conditional requests")
     cores = min(args.workers, os.cpu_count() or 1)
