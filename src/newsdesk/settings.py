@@ -41,7 +41,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: its security headers land on every response, 304s and errors included.
+    "newsdesk.web.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # ETag from the body and 304 on If-None-Match, above anything that changes the body.
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -90,6 +94,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en"
+# Served by newsdesk.web.static_files (the site's and the admin's package directories): one
+# process, no collectstatic step, no extra dependency.
 STATIC_URL = "/static/"
 LOGGING = {
     "version": 1,

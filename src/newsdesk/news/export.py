@@ -12,17 +12,25 @@ from django.utils import timezone
 from newsdesk.news.models import Article
 
 
-def article_record(a: Article) -> dict[str, Any]:
-    return {
+def iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def article_record(a: Article, *, text: bool = True) -> dict[str, Any]:
+    """One article as the export writes it and the JSON API serves it (listings: `text=False`).
+
+    Prefetch `authors` and `categories` (and select `source`) when doing this for many articles;
+    with `text=False` the text is never read, so listings can `defer("text")`.
+    """
+    record: dict[str, Any] = {
         "id": a.id,
         "url": a.url,  # the primary source, as the outlet published it
         "canonical_url": a.canonical_url,
         "title": a.title,
         "authors": [x.name for x in a.authors.all()],
-        "published": a.published.isoformat() if a.published else None,
-        "modified": a.modified.isoformat() if a.modified else None,
+        "published": iso(a.published),
+        "modified": iso(a.modified),
         "language": a.language or None,
-        "text": a.text,
         "summary": a.summary or None,
         "image": a.image or None,
         "source": {"id": a.source_id, "name": a.source.name or a.sitename, "url": a.source.url,
@@ -30,8 +38,11 @@ def article_record(a: Article) -> dict[str, Any]:
         "categories": [c.name for c in a.categories.all()],
         "fetched_at": a.fetched_at.isoformat(),
         "first_seen_at": a.first_seen_at.isoformat(),
-        "changed_at": a.changed_at.isoformat() if a.changed_at else None,
+        "changed_at": iso(a.changed_at),
     }
+    if text:
+        record["text"] = a.text
+    return record
 
 
 def iter_articles(since: datetime | None = None) -> Iterator[Article]:

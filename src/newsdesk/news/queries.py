@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -94,9 +94,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         when, pk = json.loads(raw)
-        return _aware(datetime.fromisoformat(when)), int(pk)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise BadQuery(f"invalid cursor {cursor!r}") from exc
+        # Normalised here: a cursor is user input, and an out-of-range time zone or id would
+        # otherwise only fail inside the database adapter (a 500 instead of a 400).
+        when, pk = _aware(datetime.fromisoformat(when)).astimezone(UTC), int(pk)
+        if not -(2**63) <= pk < 2**63:
+            raise ValueError("id out of range")
+        return when, pk
+    except (binascii.Error, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise BadQuery(f"invalid cursor {cursor[:100]!r}") from exc
 
 
 def after_cursor(qs: QuerySet[Article], cursor: str | None) -> QuerySet[Article]:
