@@ -144,3 +144,17 @@ def test_keyboard_skip_link(site: dict[str, str], browser: object) -> None:
     focused = page.evaluate("document.activeElement.getAttribute('href')")
     assert focused == "#content"
     page.close()
+
+
+def test_api_docs_render_under_csp(site: dict[str, str], browser: object) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(site["base"] + "/api/docs", wait_until="networkidle")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=15000)
+    assert page.locator(".opblock").count() >= 5  # every operation listed
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "api-docs.png"))
+    page.close()
+    assert not problems, "\n".join(problems)
