@@ -401,3 +401,23 @@ def test_admin_opml_import(client: Client, db: None, django_user_model: type) ->
     r = client.post("/admin/news/source/import-opml/",
                     {"file": SimpleUploadedFile("bad.opml", b"not xml", "text/plain")})
     assert r.status_code == 200 and "errorlist" in r.content.decode()
+
+
+@pytest.mark.django_db
+def test_list_pages_advertise_their_feeds(client, corpus) -> None:  # noqa: ANN001
+    import feedparser
+    from lxml import html as lhtml
+
+    cat = corpus.table.categories.first()
+    pages = ["/", cat.get_absolute_url(), corpus.table.source.get_absolute_url(),
+             "/search?q=harbour"]
+    for url in pages:
+        doc = lhtml.fromstring(client.get(url).content)
+        hrefs = doc.xpath('//link[@rel="alternate"]/@href')
+        assert len(hrefs) == 3, url
+        for href in hrefs:  # each advertised feed exists and parses
+            resp = client.get(href)
+            assert resp.status_code == 200, href
+            if not href.split("?")[0].endswith(".json"):
+                assert not feedparser.parse(resp.content).bozo, href
+        assert doc.xpath('//link[@rel="search"]/@href') == ["/opensearch.xml"]

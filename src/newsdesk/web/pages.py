@@ -11,11 +11,13 @@ import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_cache_control
 
 from newsdesk.news.models import Article, Author, Category, Source
@@ -70,7 +72,19 @@ def navigation() -> dict[str, Any]:
     return cache.get_or_set("newsdesk:web:nav", build, NAV_CACHE_SECONDS)
 
 
+FEED_TYPES = (("atom", "application/atom+xml", "Atom"), ("rss", "application/rss+xml", "RSS"),
+              ("json", "application/feed+json", "JSON Feed"))
+
+
+def feed_links(name: str, *args: Any, title: str, query: str = "") -> list[dict[str, str]]:
+    """<link rel=alternate> entries for a list page's Atom/RSS/JSON feeds (autodiscovery)."""
+    return [{"type": mime, "title": f"{title} ({label})",
+             "href": reverse(name, args=[*args, fmt]) + (f"?{query}" if query else "")}
+            for fmt, mime, label in FEED_TYPES]
+
+
 def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    context.setdefault("feeds", feed_links("feed_front", title="newsdesk: latest"))
     return render(request, template, {**navigation(), **context})
 
 
@@ -118,6 +132,7 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
     return _page(request, "web/list.html", {
         "heading": cat.name, "kicker": "Section", "page": paginate(qs, request.GET),
         "outlets_of": _outlets(qs), "active_section": cat.slug,
+        "feeds": feed_links("feed_category", cat.slug, title=f"newsdesk: {cat.name}"),
     })
 
 
@@ -128,6 +143,7 @@ def source(request: HttpRequest, id: int) -> HttpResponse:
     return _page(request, "web/list.html", {
         "heading": src.name or src.display_name, "kicker": "Outlet", "source": src,
         "page": paginate(qs, request.GET),
+        "feeds": feed_links("feed_source", src.pk, title=f"newsdesk: {src.display_name}"),
     })
 
 
@@ -138,6 +154,7 @@ def author(request: HttpRequest, slug: str) -> HttpResponse:
     return _page(request, "web/list.html", {
         "heading": person.name, "kicker": "Author", "page": paginate(qs, request.GET),
         "outlets_of": _outlets(qs),
+        "feeds": feed_links("feed_author", person.slug, title=f"newsdesk: {person.name}"),
     })
 
 
@@ -243,6 +260,8 @@ def search(request: HttpRequest) -> HttpResponse:
         "f": f, "order": order, "page": page, "hits": hits, "until": until,
         "filtered": bool(f.source or f.category or f.language or f.since or f.until),
         **_choices(f),
+        **({"feeds": feed_links("feed_search", title=f"newsdesk search: {f.q}",
+                                query=urlencode({"q": f.q}))} if f.q else {}),
     })
 
 
