@@ -141,6 +141,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from newsdesk.runner.demo import run_demo
+
+    if args.data_dir:
+        print("newsdesk demo: --data-dir ignored; the demo uses a throwaway data dir",
+              file=sys.stderr)
+    return run_demo(args.host, args.port, args.keep, make_server=_uvicorn_server)
+
+
 # -- extract ------------------------------------------------------------------------------------
 _EXTRACT_FIELDS = ("title", "authors", "published", "language", "text", "canonical_url", "image",
                    "sitename")
@@ -276,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
         r.add_argument("--host")
         r.add_argument("--port", type=int)
 
+    d = sub.add_parser("demo", help="offline demo: crawl a fictional news web, serve it")
+    d.add_argument("--host")
+    d.add_argument("--port", type=int)
+    d.add_argument("--keep", action="store_true", help="keep the temporary data dir on exit")
+
     e = sub.add_parser("extract", help="extract one page (or --jsonl many) as JSON")
     e.add_argument("file", nargs="?", help="HTML file, or - for stdin")
     e.add_argument("--url", help="the page's URL (resolves links, canonical)")
@@ -301,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "sources": cmd_sources, "crawl": cmd_crawl, "serve": cmd_serve, "run": cmd_run,
     "extract": cmd_extract, "export": cmd_export, "search": cmd_search,
-    "import-warc": cmd_import_warc, "settings": cmd_settings,
+    "import-warc": cmd_import_warc, "settings": cmd_settings, "demo": cmd_demo,
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from importlib import resources
 from typing import Any
 
@@ -17,7 +16,6 @@ from newsdesk.news.sources import import_opml
 from newsdesk.runner.crawl import Crawler, next_due
 from newsdesk.runner.progress import PlainReporter
 
-log = logging.getLogger("newsdesk.run")
 MAX_SLEEP = 60.0
 
 
@@ -38,11 +36,13 @@ async def scheduler(config: Config, stop: asyncio.Event) -> None:
     if added:
         print(f"newsdesk: no sources configured; added {added} default world-news feeds",
               flush=True)
-    async with Crawler(config, on_event=PlainReporter()) as crawler:
+    async with Crawler(config, on_event=PlainReporter(quiet=True)) as crawler:
         while not stop.is_set():
             summary = await crawler.run_once(due_only=True)
-            if summary.sources_polled or summary.pages_fetched:
-                log.warning("crawl pass: %s", summary.as_dict())
+            if summary.new or summary.updated or summary.errors:
+                errors = ", ".join(f"{k}={v}" for k, v in summary.errors.items()) or "none"
+                print(f"newsdesk: polled {summary.sources_polled} sources: {summary.new} new, "
+                      f"{summary.updated} updated articles; errors: {errors}", flush=True)
             due = await sync_to_async(next_due)()
             wait = MAX_SLEEP if due is None else (due - timezone.now()).total_seconds()
             with contextlib.suppress(TimeoutError):

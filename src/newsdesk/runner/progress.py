@@ -17,11 +17,14 @@ log = logging.getLogger("newsdesk.crawl")
 class PlainReporter:
     """One log line per feed and per page problem; quiet about successful pages."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
         self.stream = stream or sys.stderr
         self.pages = Counter[str]()
+        self.quiet = quiet  # the daemon: problems only, its own line per pass says the rest
 
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        if self.quiet and kind not in {"feed_error", "page_error"}:
+            return
         if kind == "start":
             self._w(f"crawl: {data['sources']} sources due")
         elif kind == "feed":
