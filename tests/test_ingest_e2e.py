@@ -268,3 +268,11 @@ def test_broken_feed_is_a_recorded_parse_failure(cli: Cli) -> None:
             server.feed_url("nymag")]
         assert row["last_error_reason"] == "parse" and row["consecutive_failures"] == 1
         assert row["last_error_message"]
+
+
+def test_manage_passes_django_commands_through(cli: Cli) -> None:
+    env = {**cli.env, "DJANGO_SUPERUSER_PASSWORD": "pw-for-test"}
+    proc = Cli(cli.data_dir, env)("manage", "createsuperuser", "--noinput", "--username",
+                                   "editor", "--email", "editor@example.org")
+    assert "Superuser created" in proc.stdout
+    assert "no issues" in cli("manage", "check").stdout

@@ -245,6 +245,17 @@ def cmd_import_warc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_manage(args: argparse.Namespace) -> int:
+    """Django's management commands on newsdesk's data dir (e.g. `createsuperuser`)."""
+    from newsdesk import bootstrap
+
+    bootstrap.setup(args.data_dir)
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["newsdesk manage", *args.django_args])
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     from newsdesk.conf import SETTINGS, load
 
@@ -309,13 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("import-warc", help="ingest the HTML responses of a WARC file").add_argument(
         "file")
     sub.add_parser("settings", help="print every setting, its value and meaning")
+    m = sub.add_parser("manage", help="run a Django management command, e.g. createsuperuser")
+    m.add_argument("django_args", nargs=argparse.REMAINDER)
     return p
 
 
 COMMANDS = {
     "sources": cmd_sources, "crawl": cmd_crawl, "serve": cmd_serve, "run": cmd_run,
     "extract": cmd_extract, "export": cmd_export, "search": cmd_search,
-    "import-warc": cmd_import_warc, "settings": cmd_settings, "demo": cmd_demo,
+    "import-warc": cmd_import_warc, "settings": cmd_settings, "manage": cmd_manage, "demo": cmd_demo,
 }
 
 
