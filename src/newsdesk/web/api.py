@@ -38,6 +38,7 @@ from newsdesk.web.api_schemas import (
     Invalid,
     SourceList,
 )
+from newsdesk.web.static_files import buffered
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +246,7 @@ def get_author(request: HttpRequest, slug: str) -> dict[str, Any]:
 def docs_asset(request: HttpRequest, name: str) -> HttpResponseBase:
     if name not in DOCS_ASSETS:  # a fixed list: never a path from the request
         raise HttpError(404, f"no such file {name[:100]!r}")
-    response = FileResponse((DOCS_ASSET_DIR / name).open("rb"), content_type=DOCS_ASSETS[name])
+    response = buffered(
+        FileResponse((DOCS_ASSET_DIR / name).open("rb"), content_type=DOCS_ASSETS[name]))
     response["Cache-Control"] = "public, max-age=86400"
     return response

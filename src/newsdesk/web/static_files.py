@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import django.contrib.admin
-from django.http import Http404, HttpRequest, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.static import serve
 
 ROOTS = {
@@ -21,10 +21,25 @@ ROOTS = {
 }
 
 
+def buffered(response: HttpResponseBase) -> HttpResponseBase:
+    """A small file's streaming response read into memory.
+
+    Under ASGI (uvicorn) Django must drain a FileResponse's synchronous iterator in a thread and
+    warns each time; our static files are small, so serve them as plain bytes.
+    """
+    if not getattr(response, "streaming", False):
+        return response
+    out = HttpResponse(b"".join(response.streaming_content), status=response.status_code)
+    for name, value in response.items():
+        out[name] = value
+    response.close()
+    return out
+
+
 def static(request: HttpRequest, path: str) -> HttpResponseBase:
     for prefix, root in ROOTS.items():
         if path.startswith(prefix):
-            response = serve(request, path, document_root=str(root))
+            response = buffered(serve(request, path, document_root=str(root)))
             break
     else:
         raise Http404("no such file")
