@@ -276,3 +276,18 @@ def test_manage_passes_django_commands_through(cli: Cli) -> None:
                                    "editor", "--email", "editor@example.org")
     assert "Superuser created" in proc.stdout
     assert "no issues" in cli("manage", "check").stdout
+
+
+def test_noarchive_pages_keep_title_and_link_only(cli: Cli) -> None:
+    sites = big9(["cnn"], era="2017", n=3)
+    page = sites[0].pages[0]
+    page.body = page.body.replace(b"<head>", b'<head><meta name="robots" content="noarchive">', 1)
+    assert b"noarchive" in page.body
+    with ReplayServer(sites) as server:
+        cli("sources", "add", server.feed_url("cnn"))
+        assert crawl(cli)["new"] == 3
+        recs = {json.loads(x)["url"]: json.loads(x) for x in cli("export").stdout.splitlines()}
+        opted_out = recs.pop(server.url("cnn", page.path))
+    assert opted_out["withheld"] == "noarchive" and opted_out["title"]
+    assert opted_out["text"] == "" and opted_out["summary"] is None and opted_out["authors"] == []
+    assert all(r["withheld"] is None and r["text"] for r in recs.values())

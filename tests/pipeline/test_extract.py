@@ -405,3 +405,17 @@ def test_fundus_languages_are_iso_639_1() -> None:
     languages = [r.language for _, r, _ in _extracted("fundus")]
     assert all(lang is None or re.fullmatch(r"[a-z]{2}", lang) for lang in languages)
     assert sum(lang is not None for lang in languages) / len(languages) >= 0.9
+
+
+@pytest.mark.parametrize(("meta", "expected"), [
+    ('<meta name="robots" content="index, noarchive">', True),
+    ('<meta name="newsdesk" content="noarchive">', True),
+    ('<meta name="ROBOTS" content="NONE">', True),
+    ('<meta name="googlebot" content="noarchive">', False),
+    ('<meta name="robots" content="index, follow">', False),
+])
+def test_noarchive_meta(meta: str, expected: bool) -> None:
+    page = (f"<html><head><title>T</title>{meta}</head><body><article><p>"
+            + "Some article text that is long enough to be extracted as content. " * 5
+            + "</p></article></body></html>")
+    assert extract(page, "https://example.org/a").noarchive is expected

@@ -940,3 +940,21 @@ async def test_fetch_result_text_uses_content(serve: Any, make_fetcher: Any) -> 
     result = await make_fetcher().fetch(server.base + "/")
     assert result.charset == "utf-8"
     assert result.text() == RUSSIAN
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("noarchive", True),
+    ("NOARCHIVE, nosnippet", True),
+    ("none", True),
+    ("newsdesk: noarchive", True),
+    ("googlebot: noarchive", False),
+    ("googlebot: noarchive, newsdesk: nofollow", False),
+    ("googlebot: nofollow, newsdesk: noarchive", True),
+    ("unavailable_after: 25 Jun 2010 15:00:00 PST, noarchive", True),
+    ("max-snippet: 20", False),
+    ("", False),
+])
+def test_x_robots_tag_noarchive(value: str, expected: bool) -> None:
+    from newsdesk.pipeline.fetch import header_noarchive
+
+    assert header_noarchive(value, "newsdesk") is expected

@@ -404,7 +404,7 @@ def test_admin_opml_import(client: Client, db: None, django_user_model: type) ->
 
 
 @pytest.mark.django_db
-def test_list_pages_advertise_their_feeds(client, corpus) -> None:  # noqa: ANN001
+def test_list_pages_advertise_their_feeds(client: Client, corpus: Corpus) -> None:
     import feedparser
     from lxml import html as lhtml
 
@@ -421,3 +421,14 @@ def test_list_pages_advertise_their_feeds(client, corpus) -> None:  # noqa: ANN0
             if not href.split("?")[0].endswith(".json"):
                 assert not feedparser.parse(resp.content).bozo, href
         assert doc.xpath('//link[@rel="search"]/@href') == ["/opensearch.xml"]
+
+
+@pytest.mark.django_db
+def test_withheld_article_shows_the_notice_not_the_text(client: Client, corpus: Corpus) -> None:
+    a = make_article(corpus.table.source, 999, datetime(2026, 3, 30, 9, tzinfo=UTC),
+                     title="Opted out story", text="", withheld="noarchive")
+    html = client.get(a.get_absolute_url()).content.decode()
+    assert "withheld-notice" in html and 'class="prose"' not in html
+    assert f'href="{a.url}"' in html  # the primary source is still linked, twice
+    api = client.get(f"/api/articles/{a.pk}").json()
+    assert api["withheld"] == "noarchive" and api["text"] == ""

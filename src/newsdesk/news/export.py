@@ -39,6 +39,7 @@ def article_record(a: Article, *, text: bool = True) -> dict[str, Any]:
         "fetched_at": a.fetched_at.isoformat(),
         "first_seen_at": a.first_seen_at.isoformat(),
         "changed_at": iso(a.changed_at),
+        "withheld": a.withheld or None,
     }
     if text:
         record["text"] = a.text

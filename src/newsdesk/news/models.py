@@ -156,6 +156,9 @@ class Article(models.Model):
     # Never null, so listings can order and keyset-paginate on (sort_at, id): the publication
     # date when known, else when we first saw the article.
     sort_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Why the text is not shown ("" = shown). "noarchive": the publisher's robots meta tag or
+    # X-Robots-Tag asks us to keep title and link only.
+    withheld = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["-sort_at", "-id"]

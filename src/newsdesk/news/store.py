@@ -57,6 +57,7 @@ def store_article(
     etag: str | None = None,
     last_modified: str | None = None,
     queued_id: int | None = None,
+    noarchive: bool = False,
 ) -> Stored:
     """Insert or update the article for this page; the feed entry fills what the page lacks.
 
@@ -66,7 +67,9 @@ def store_article(
     entry = entry or {}
     now = timezone.now()
     canonical = choose_canonical(final_url, ex.canonical_url)
-    text = ex.text or ""
+    withheld = "noarchive" if (noarchive or ex.noarchive) else ""
+    # An opted-out page keeps only what a link needs: title, outlet, date, URL.
+    text = "" if withheld else (ex.text or "")
     digest = content_hash(text)
     title = ex.title or entry.get("title") or ""
     published = ex.published or _dt(entry.get("published"))
@@ -76,10 +79,11 @@ def store_article(
         url=_clip(page_url, 2048),
         title=title,
         text=text,
-        summary=ex.description or entry.get("summary") or "",
+        summary="" if withheld else (ex.description or entry.get("summary") or ""),
         language=_clip(ex.language or entry.get("language") or source.language, 16),
         sitename=_clip(ex.sitename or source.name, 300),
-        image=_clip(ex.image or entry.get("image"), 2048),
+        image="" if withheld else _clip(ex.image or entry.get("image"), 2048),
+        withheld=withheld,
         published=published,
         modified=ex.updated,
         guid=_clip(entry.get("guid"), 2048),
@@ -95,7 +99,7 @@ def store_article(
                 source=source, canonical_url=canonical, first_seen_at=now, **fields
             )
             outcome = NEW
-        elif article.content_hash == digest and article.title == title:
+        elif (article.content_hash, article.title, article.withheld) == (digest, title, withheld):
             Article.objects.filter(pk=article.pk).update(
                 fetched_at=now, etag=fields["etag"], last_modified=fields["last_modified"]
             )
@@ -108,7 +112,7 @@ def store_article(
             article.save()
             outcome = UPDATED
         if outcome != DUPLICATE:
-            authors = Author.get_many(author_names[:20])
+            authors = [] if withheld else Author.get_many(author_names[:20])
             cats = Category.get_many(category_names[:20])
             if source.category_id:
                 cats.append(source.category)

@@ -65,6 +65,9 @@ class Extracted:
     description: str | None
     categories: tuple[str, ...]
     text: str  # Markdown
+    # The page asks not to be archived (<meta name="robots|newsdesk" content="noarchive">):
+    # we keep title and link only.
+    noarchive: bool = False
 
 
 class ExtractionError(ValueError):
@@ -145,6 +148,15 @@ def _absolute(ref: str | None, base: str | None) -> str | None:
     except ValueError:
         return None
     return resolved if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _meta_noarchive(tree: HtmlElement) -> bool:
+    for meta in tree.iter("meta"):
+        if (meta.get("name") or "").strip().lower() in {"robots", "newsdesk"}:
+            directives = {d.strip().lower() for d in (meta.get("content") or "").split(",")}
+            if directives & {"noarchive", "none"}:
+                return True
+    return False
 
 
 def _declared_canonical(tree: HtmlElement, url: str | None) -> str | None:
@@ -784,4 +796,5 @@ def extract(html: str | bytes, url: str | None = None, charset: str | None = Non
         description=doc.description or None,
         categories=tuple(dict.fromkeys(c.strip() for c in doc.categories or () if c.strip())),
         text=text,
+        noarchive=_meta_noarchive(tree),
     )

@@ -162,11 +162,38 @@ class FetchResult:
     not_modified: bool
     elapsed: float
 
+    @property
+    def noarchive(self) -> bool:
+        """`X-Robots-Tag: noarchive` (or `none`), for everyone or for the `newsdesk` token."""
+        return header_noarchive(self.headers.get("x-robots-tag", ""), "newsdesk")
+
     def text(self) -> str:
         return decode_body(self.body, self.charset, self.content_type)
 
 
 # --------------------------------------------------------------------------- SSRF guard
+
+
+_VALUED_ROBOTS_DIRECTIVES = {
+    "unavailable_after", "max-snippet", "max-image-preview", "max-video-preview"}
+
+
+def header_noarchive(value: str, token: str) -> bool:
+    """Whether an X-Robots-Tag header value forbids archiving for `token`.
+
+    Values look like "noarchive", "googlebot: noarchive, nosnippet" or "newsdesk: none"; several
+    headers arrive comma-joined, so a "name:" prefix starts a new agent's group.
+    """
+    agent: str | None = None
+    for part in value.split(","):
+        part = part.strip().lower()
+        name, sep, rest = part.partition(":")
+        name = name.strip()
+        if sep and name and " " not in name and name not in _VALUED_ROBOTS_DIRECTIVES:
+            agent, part = name, rest.strip()
+        if part in {"noarchive", "none"} and agent in (None, token.lower()):
+            return True
+    return False
 
 
 class _GuardError(Exception):

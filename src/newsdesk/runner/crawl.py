@@ -375,6 +375,7 @@ class Crawler:
         stored = await sync_to_async(store.store_article)(
             qp.source, qp.url, res.final_url, ex, qp.entry,
             etag=res.etag, last_modified=res.last_modified, queued_id=qp.pk,
+            noarchive=res.noarchive,
         )
         setattr(summary, stored.outcome, getattr(summary, stored.outcome) + 1)
         self.on_event("page", {"url": qp.url, "outcome": stored.outcome})

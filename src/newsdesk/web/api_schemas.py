@@ -87,6 +87,9 @@ class ArticleItem(Schema):
     fetched_at: IsoTime
     first_seen_at: IsoTime
     changed_at: IsoTime | None
+    withheld: str | None = Field(
+        description="Why the text is not served (e.g. 'noarchive': the publisher opted out); "
+                    "null when it is.")
     web_url: str | None = Field(description="This article's page on this site.")
 
 
