@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "newsdesk.news",
     "newsdesk.web",
+    "newsdesk.takedown",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class TakedownConfig(AppConfig):
+    name = "newsdesk.takedown"
+    label = "takedown"
+    verbose_name = "Takedown requests"
