@@ -265,6 +265,59 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- takedown -----------------------------------------------------------------------------------
+def cmd_takedown(args: argparse.Namespace) -> int:
+    from newsdesk import bootstrap
+
+    bootstrap.setup(args.data_dir)
+    from newsdesk.takedown import workflow
+
+    if args.takedown_cmd == "report":
+        rows = workflow.report()
+        if args.json:
+            _print_json(rows)
+        else:
+            _print_takedown_table(rows)
+        return 0
+    if args.takedown_cmd == "notify":
+        n = workflow.notify_admins()
+        print(f"reminded the admins of {n} undecided request(s)")
+        return 0
+    if args.takedown_cmd == "approve":
+        import getpass
+
+        try:
+            req = workflow.get(args.public_id)
+            n = workflow.approve(req, actor=f"admin:cli:{getpass.getuser()}")
+        except workflow.TakedownError as exc:
+            return _fail(f"{args.public_id}: {exc}", 1)
+        print(f"{req.public_id}: approved; removed {n} article(s)")
+        return 0
+    return _fail("unknown takedown command")
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    sign, s = ("-" if seconds < 0 else ""), abs(seconds)
+    return f"{sign}{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s"
+
+
+def _print_takedown_table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    overdue = sum(r["overdue"] for r in rows)
+    table = Table(title=f"{len(rows)} takedown requests, {overdue} over the 24-hour deadline")
+    for col in ("id", "domain", "status", "created", "time to removal", "time left", "overdue"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["id"], r["domain"], r["status"], r["created"][:19],
+                      _duration(r["time_to_removal_seconds"]), _duration(r["time_left_seconds"]),
+                      "OVERDUE" if r["overdue"] else "")
+    Console(width=160).print(table)
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newsdesk", description="Self-hosted news aggregator.")
@@ -320,6 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("import-warc", help="ingest the HTML responses of a WARC file").add_argument(
         "file")
     sub.add_parser("settings", help="print every setting, its value and meaning")
+    t = sub.add_parser("takedown", help="owners' removal requests").add_subparsers(
+        dest="takedown_cmd", required=True)
+    t.add_parser("report", help="every request: status, time to removal, time left, overdue"
+                 ).add_argument("--json", action="store_true")
+    t.add_parser("notify", help="remind the admins of requests undecided after 12 hours, now")
+    t.add_parser("approve", help="approve removal after your own check of ownership"
+                 ).add_argument("public_id")
     m = sub.add_parser("manage", help="run a Django management command, e.g. createsuperuser")
     m.add_argument("django_args", nargs=argparse.REMAINDER)
     return p
@@ -329,6 +389,7 @@ COMMANDS = {
     "sources": cmd_sources, "crawl": cmd_crawl, "serve": cmd_serve, "run": cmd_run,
     "extract": cmd_extract, "export": cmd_export, "search": cmd_search,
     "import-warc": cmd_import_warc, "settings": cmd_settings, "manage": cmd_manage, "demo": cmd_demo,
+    "takedown": cmd_takedown,
 }
 
 

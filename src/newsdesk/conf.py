@@ -30,6 +30,16 @@ def _positive_int(value: str) -> int:
     return n
 
 
+EMAIL_BACKENDS = ("file", "smtp", "console")
+
+
+def _email_backend(value: str) -> str:
+    v = value.strip().lower()
+    if v not in EMAIL_BACKENDS:
+        raise ValueError(f"expected one of {', '.join(EMAIL_BACKENDS)}, got {value!r}")
+    return v
+
+
 def _non_negative_float(value: str) -> float:
     x = float(value)
     if x < 0:
@@ -92,6 +102,29 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("debug", "NEWSDESK_DEBUG", False, _bool, "Django debug mode (never in production)."),
     Setting("allowed_hosts", "NEWSDESK_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]", str,
             "Comma-separated host names the web server answers to."),
+    Setting("base_url", "NEWSDESK_BASE_URL", "", str,
+            "Public address of this site for links in emails (takedown confirmations); never "
+            "taken from a request's Host header. Empty means "
+            "`http://<NEWSDESK_HOST>:<NEWSDESK_PORT>`."),
+    Setting("email_backend", "NEWSDESK_EMAIL_BACKEND", "file", _email_backend,
+            "How email is sent: `file` (each message written to `<data dir>/outbox`), `smtp` or "
+            "`console`."),
+    Setting("smtp_host", "NEWSDESK_SMTP_HOST", "localhost", str,
+            "SMTP server (with `NEWSDESK_EMAIL_BACKEND=smtp`)."),
+    Setting("smtp_port", "NEWSDESK_SMTP_PORT", 25, _positive_int, "SMTP server port."),
+    Setting("smtp_user", "NEWSDESK_SMTP_USER", "", str, "SMTP login; empty sends without one."),
+    Setting("smtp_password", "NEWSDESK_SMTP_PASSWORD", "", str, "SMTP password."),
+    Setting("smtp_tls", "NEWSDESK_SMTP_TLS", False, _bool, "Use STARTTLS with the SMTP server."),
+    Setting("email_from", "NEWSDESK_EMAIL_FROM", "newsdesk@localhost", str,
+            "Sender address of the emails newsdesk sends."),
+    Setting("admin_emails", "NEWSDESK_ADMIN_EMAILS", "", str,
+            "Comma-separated addresses reminded of takedown requests still undecided after 12 "
+            "hours (the deadline is 24)."),
+    Setting("takedown_rate", "NEWSDESK_TAKEDOWN_RATE", 5, _positive_int,
+            "Takedown requests accepted per hour from one IP address, and for one requester email "
+            "address."),
+    Setting("takedown_token_hours", "NEWSDESK_TAKEDOWN_TOKEN_HOURS", 72, _positive_int,
+            "Hours a takedown verification token (file or email link) stays valid."),
 )
 
 
@@ -119,12 +152,31 @@ class Config:
     secret_key: str
     debug: bool
     allowed_hosts: str
+    base_url: str
+    email_backend: str
+    smtp_host: str
+    smtp_port: int
+    smtp_user: str
+    smtp_password: str
+    smtp_tls: bool
+    email_from: str
+    admin_emails: str
+    takedown_rate: int
+    takedown_token_hours: int
 
     @property
     def effective_user_agent(self) -> str:
         from newsdesk import __version__
 
         return self.user_agent or f"newsdesk/{__version__} (+{self.contact_url})"
+
+    @property
+    def effective_base_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def admin_email_list(self) -> list[str]:
+        return [a.strip() for a in self.admin_emails.split(",") if a.strip()]
 
     @property
     def effective_workers(self) -> int:

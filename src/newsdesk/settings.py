@@ -91,6 +91,21 @@ else:
         }
     }
 
+# Email (takedown confirmations, SLA reminders). The file backend is the default so nothing leaves
+# the machine until an operator configures SMTP; messages land in <data dir>/outbox.
+EMAIL_BACKEND = {
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+}[CONFIG.email_backend]
+EMAIL_FILE_PATH = DATA_DIR / "outbox"
+EMAIL_HOST = CONFIG.smtp_host
+EMAIL_PORT = CONFIG.smtp_port
+EMAIL_HOST_USER = CONFIG.smtp_user
+EMAIL_HOST_PASSWORD = CONFIG.smtp_password
+EMAIL_USE_TLS = CONFIG.smtp_tls
+EMAIL_TIMEOUT = 15
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"

@@ -11,5 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("", include("newsdesk.web.urls_feeds")),
+    path("", include("newsdesk.takedown.urls")),
     path("", include("newsdesk.web.urls_pages")),
 ]

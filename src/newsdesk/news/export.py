@@ -40,6 +40,7 @@ def article_record(a: Article, *, text: bool = True) -> dict[str, Any]:
         "first_seen_at": a.first_seen_at.isoformat(),
         "changed_at": iso(a.changed_at),
         "withheld": a.withheld or None,
+        "cited": list(a.cited or []),  # other outlets the text credits, by name
     }
     if text:
         record["text"] = a.text

@@ -159,6 +159,9 @@ class Article(models.Model):
     # Why the text is not shown ("" = shown). "noarchive": the publisher's robots meta tag or
     # X-Robots-Tag asks us to keep title and link only.
     withheld = models.CharField(max_length=32, blank=True)
+    # Other outlets the text credits ("according to Reuters"), by name, in order of first mention
+    # (pipeline.citations; filled by news.store).
+    cited = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-sort_at", "-id"]

@@ -13,16 +13,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from newsdesk.news.models import Article, Author, Category, FetchLog, QueuedPage, Source
+from newsdesk.pipeline.citations import find_citations, normalise
 from newsdesk.pipeline.extract import Extracted
 from newsdesk.pipeline.urls import canonicalize, choose_canonical, content_hash
+from newsdesk.takedown.removal import tombstoned_filter
 
 NEW, UPDATED, DUPLICATE = "new", "updated", "duplicate"
+TOMBSTONED = "tombstoned"  # removed at its owner's request: never stored again
 
 
 @dataclass(frozen=True)
 class Stored:
-    outcome: str  # new | updated | duplicate
-    article_id: int
+    outcome: str  # new | updated | duplicate | tombstoned
+    article_id: int | None  # None when tombstoned
 
 
 def _dt(value: Any) -> datetime | None:
@@ -40,6 +43,19 @@ def _dt(value: Any) -> datetime | None:
 
 def _clip(s: str | None, n: int) -> str:
     return (s or "")[:n]
+
+
+def cited_outlets(text: str, language: str | None, source: Source, sitename: str) -> list[str]:
+    """Names of the other outlets `text` credits; our sources' names are recognised as spelled.
+
+    The article's own outlet is left out: "told CNN" in a CNN story credits nobody else.
+    """
+    if not text:
+        return []
+    known = [n for n in Source.objects.exclude(name="").values_list("name", flat=True)]
+    own = {normalise(n) for n in (source.name, sitename) if n}
+    return [c.name[:200] for c in find_citations(text, language, known)
+            if normalise(c.name) not in own][:50]
 
 
 def find_existing(urls: list[str]) -> Article | None:
@@ -92,7 +108,14 @@ def store_article(
         last_modified=_clip(last_modified, 100),
         fetched_at=now,
     )
+    fields["cited"] = cited_outlets(text, fields["language"] or None, source, fields["sitename"])
     with transaction.atomic():
+        # The last moment, inside the write transaction: a takedown verified after this page was
+        # queued (or while it was fetched) still keeps it out.
+        if tombstoned_filter([canonical, page_url, final_url]):
+            if queued_id is not None:
+                QueuedPage.objects.filter(pk=queued_id).delete()
+            return Stored(TOMBSTONED, None)
         article = find_existing([canonical, page_url, final_url])
         if article is None:
             article = Article.objects.create(

@@ -32,6 +32,7 @@ from newsdesk.pipeline.feeds import FeedEntry, FeedParseError, ParsedFeed, parse
 from newsdesk.pipeline.fetch import FetchConfig, Fetcher, FetchError, FetchResult
 from newsdesk.pipeline.urls import canonicalize
 from newsdesk.runner.schedule import backoff_interval, jittered, next_interval
+from newsdesk.takedown.removal import is_tombstoned, tombstoned_filter
 
 log = logging.getLogger("newsdesk.crawl")
 
@@ -62,6 +63,7 @@ class CrawlSummary:
     new: int = 0
     updated: int = 0
     duplicate: int = 0
+    tombstoned: int = 0  # pages dropped because their content was taken down
     errors: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
     cpu: float = 0.0  # CPU seconds of this process (extraction workers not included)
@@ -74,6 +76,7 @@ class CrawlSummary:
             "new": self.new,
             "updated": self.updated,
             "duplicate": self.duplicate,
+            "tombstoned": self.tombstoned,
             "errors": dict(self.errors),
             "elapsed": round(self.elapsed, 3),
             "cpu": round(self.cpu, 3),
@@ -269,6 +272,9 @@ class Crawler:
         by_url: dict[str, FeedEntry] = {}
         for e in entries:
             by_url.setdefault(canonicalize(e.url), e)
+        # Taken-down URLs and domains are never queued (one batch lookup per feed).
+        blocked = tombstoned_filter(e.url for e in by_url.values())
+        by_url = {k: e for k, e in by_url.items() if e.url not in blocked}
         known = dict(
             Article.objects.filter(canonical_url__in=list(by_url)).values_list(
                 "canonical_url", "fetched_at"
@@ -352,6 +358,10 @@ class Crawler:
         if item is None:
             return None  # another worker or a previous run already stored it
         qp, article = item
+        if await sync_to_async(self._drop_if_tombstoned)(qp):
+            summary.tombstoned += 1  # queued before its takedown: not even fetched
+            self.on_event("page", {"url": qp.url, "outcome": store.TOMBSTONED})
+            return store.TOMBSTONED
         try:
             res = await self.fetcher.fetch(
                 qp.url,
@@ -387,6 +397,12 @@ class Crawler:
             return None
         article = store.find_existing([qp.url]) if qp.refetch else None
         return qp, article
+
+    def _drop_if_tombstoned(self, qp: QueuedPage) -> bool:
+        if not is_tombstoned(qp.url):
+            return False
+        qp.delete()
+        return True
 
     def _page_failed(self, qp: QueuedPage, exc: FetchError) -> None:
         qp.attempts += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from importlib import resources
 from typing import Any
 
@@ -17,6 +18,7 @@ from newsdesk.runner.crawl import Crawler, next_due
 from newsdesk.runner.progress import PlainReporter
 
 MAX_SLEEP = 60.0
+log = logging.getLogger("newsdesk.daemon")
 
 
 def default_sources_opml() -> bytes:
@@ -31,6 +33,16 @@ def ensure_sources() -> int:
     return added
 
 
+async def sla_pass() -> None:
+    """Takedown SLA: expire stale tokens, remind admins at 12 hours. Never stops the loop."""
+    from newsdesk.takedown.workflow import sla_pass as takedown_sla_pass
+
+    try:
+        await sync_to_async(takedown_sla_pass)()
+    except Exception:
+        log.exception("takedown SLA pass failed; the next pass retries")
+
+
 async def scheduler(config: Config, stop: asyncio.Event) -> None:
     added = await sync_to_async(ensure_sources)()
     if added:
@@ -43,6 +55,7 @@ async def scheduler(config: Config, stop: asyncio.Event) -> None:
                 errors = ", ".join(f"{k}={v}" for k, v in summary.errors.items()) or "none"
                 print(f"newsdesk: polled {summary.sources_polled} sources: {summary.new} new, "
                       f"{summary.updated} updated articles; errors: {errors}", flush=True)
+            await sla_pass()
             due = await sync_to_async(next_due)()
             wait = MAX_SLEEP if due is None else (due - timezone.now()).total_seconds()
             with contextlib.suppress(TimeoutError):

@@ -27,6 +27,7 @@ from ninja.openapi.docs import Swagger
 from newsdesk.news.export import article_record, iso
 from newsdesk.news.models import Article, Author, Category, Source
 from newsdesk.news.queries import ArticleFilter, BadQuery, articles, keyset_page
+from newsdesk.takedown import gone
 from newsdesk.web.api_schemas import (
     MAX_ID,
     ArticleDetail,
@@ -111,6 +112,7 @@ def _cacheable(run: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespon
 
 
 api.add_decorator(_cacheable, mode="view")
+api.add_router("/takedown-requests", "newsdesk.takedown.api.router")
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -176,12 +178,15 @@ def list_articles(request: HttpRequest, filters: Query[ArticleQuery]) -> dict[st
     return {"items": [_item(a) for a in items], "next_cursor": next_cursor}
 
 
-@api.get("/articles/{id}", response={200: ArticleDetail, **ERRORS}, tags=["articles"])
+@api.get("/articles/{id}", response={200: ArticleDetail, 410: Error, **ERRORS},
+         tags=["articles"])
 def get_article(request: HttpRequest, id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
-    """One article with its text (Markdown)."""
+    """One article with its text (Markdown); 410 Gone if it was removed at its owner's request."""
     a = (Article.objects.select_related("source").prefetch_related("authors", "categories")
          .filter(pk=id).first())
     if a is None:
+        if notice := gone.notice(id):
+            raise HttpError(410, notice)
         raise HttpError(404, f"no article with id {id}")
     return _item(a, text=True)
 

@@ -91,6 +91,10 @@ class ArticleItem(Schema):
         description="Why the text is not served (e.g. 'noarchive': the publisher opted out); "
                     "null when it is.")
     web_url: str | None = Field(description="This article's page on this site.")
+    cited: list[str] = Field(
+        default_factory=list,
+        description="Other outlets the text credits (\"according to Reuters\"), by name, in "
+                    "order of first mention.")
 
 
 class ArticleDetail(ArticleItem):

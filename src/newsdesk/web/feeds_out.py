@@ -32,6 +32,7 @@ from markdown_it import MarkdownIt
 
 from newsdesk.news.models import Article, Author, Category, Source
 from newsdesk.news.queries import ArticleFilter, articles
+from newsdesk.takedown import gone
 
 SITE_NAME = "newsdesk"
 FEED_SIZE = 50
@@ -59,6 +60,11 @@ def conditional(
     The ETag hashes what the body is made of (not the body), so a 304 skips rendering entirely.
     It is weak: an empty feed's lastBuildDate is "now", equivalent but not byte-identical.
     """
+    if last_modified is not None:
+        # A takedown changes a listing without adding anything newer (see gone.last_removal).
+        removed_at = gone.last_removal()
+        if removed_at is not None and removed_at > last_modified:
+            last_modified = removed_at
     digest = hashlib.sha1(repr((FORMAT_VERSION, request.get_host(), etag_parts)).encode())
     headers = HttpResponse()
     headers["ETag"] = f'W/"{digest.hexdigest()}"'

@@ -15,13 +15,14 @@ from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 
-from newsdesk.news.models import Article, Author, Category, Source
+from newsdesk.news.models import Article, Author, Category, Source, name_key
 from newsdesk.news.queries import ArticleFilter, BadQuery, articles
+from newsdesk.takedown import gone
 from newsdesk.web import archive
 from newsdesk.web import render as md
 from newsdesk.web.pagination import ArticlePage, paginate, paginate_offset
@@ -29,6 +30,9 @@ from newsdesk.web.searching import ranked_page, snippets
 
 PUBLIC_MAX_AGE = 60
 NAV_CACHE_SECONDS = 60
+# Cleared by a takedown removal (newsdesk.takedown.removal), so keep the names in one place.
+NAV_CACHE_KEY = "newsdesk:web:nav"
+CHOICES_CACHE_KEY = "newsdesk:web:search-choices"
 
 View = Callable[..., HttpResponseBase]
 
@@ -69,7 +73,7 @@ def navigation() -> dict[str, Any]:
                                                     archive.month_url(d.year, d.month))
                                   for d in months]}
 
-    return cache.get_or_set("newsdesk:web:nav", build, NAV_CACHE_SECONDS)
+    return cache.get_or_set(NAV_CACHE_KEY, build, NAV_CACHE_SECONDS)
 
 
 FEED_TYPES = (("atom", "application/atom+xml", "Atom"), ("rss", "application/rss+xml", "RSS"),
@@ -105,7 +109,12 @@ def index(request: HttpRequest) -> HttpResponse:
 # -- article ------------------------------------------------------------------------------------
 @public_page
 def article(request: HttpRequest, id: int, slug: str) -> HttpResponseBase:
-    a = get_object_or_404(Article.objects.select_related("source"), pk=id)
+    try:
+        a = get_object_or_404(Article.objects.select_related("source"), pk=id)
+    except Http404:
+        if gone.notice(id):  # removed at its owner's request: 410, whatever the slug
+            return gone.page(request, navigation())
+        raise
     if slug != a.slug:
         return redirect(a, permanent=True)
     more = list(articles(ArticleFilter(source=a.source_id)).exclude(pk=a.pk)[:5])
@@ -115,7 +124,27 @@ def article(request: HttpRequest, id: int, slug: str) -> HttpResponseBase:
         "authors": list(a.authors.all()),
         "categories": list(a.categories.all()),
         "more": more,
+        "cited": cited_links(a.cited),
     })
+
+
+def cited_links(names: list[str]) -> list[tuple[str, int | None]]:
+    """Each cited outlet with the id of our source of that name (case-insensitive), if any.
+
+    Matched in Python: SQLite's lower() folds ASCII only ("РБК-Украина"). The name map is
+    cached briefly, like the navigation, rather than queried per page view.
+    """
+    if not names:
+        return []
+
+    def build() -> dict[str, int]:
+        ids: dict[str, int] = {}
+        for pk, name in Source.objects.exclude(name="").order_by("id").values_list("id", "name"):
+            ids.setdefault(name_key(name), pk)
+        return ids
+
+    ids = cache.get_or_set("newsdesk:web:source-ids-by-name", build, NAV_CACHE_SECONDS)
+    return [(n, ids.get(name_key(n))) for n in names if isinstance(n, str) and n.strip()]
 
 
 # -- lists --------------------------------------------------------------------------------------
@@ -229,7 +258,7 @@ def _choices(f: ArticleFilter) -> dict[str, Any]:
                                     .values_list("language", flat=True).distinct()[:100])),
         }
 
-    choices = dict(cache.get_or_set("newsdesk:web:search-choices", build, NAV_CACHE_SECONDS))
+    choices = dict(cache.get_or_set(CHOICES_CACHE_KEY, build, NAV_CACHE_SECONDS))
     if f.category and f.category not in {c.slug for c in choices["categories"]}:
         extra = Category.objects.filter(slug=f.category).first()
         choices["categories"] = [*choices["categories"], *([extra] if extra else [])]

@@ -2,8 +2,9 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import newsdesk.takedown.models
 from django.db import migrations, models
+
+import newsdesk.takedown.models
 
 
 class Migration(migrations.Migration):
