@@ -158,3 +158,25 @@ def test_api_docs_render_under_csp(site: dict[str, str], browser: object) -> Non
     page.screenshot(path=str(SHOTS / "api-docs.png"))
     page.close()
     assert not problems, "\n".join(problems)
+
+
+def test_takedown_form_submits_in_chromium(site: dict[str, str], browser: object) -> None:
+    page = browser.new_page(viewport={"width": 1100, "height": 900})  # type: ignore[attr-defined]
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(site["base"] + "/takedown")
+    page.fill("textarea[name=urls]", site["table_url"])
+    page.fill("input[name=name]", "Ana Lima")
+    page.fill("input[name=email]", "ana@example.org")
+    page.fill("textarea[name=reason]", "We do not allow copies.")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "takedown-form.png"), full_page=True)
+    page.click("main form[method=post] button[type=submit]")
+    page.wait_for_load_state("load")
+    # The answer is the request's status (its token is shown only this once), with a link to
+    # its own status page and the verification instructions.
+    assert page.locator("a[href^='/takedown/']").count() >= 1
+    assert page.locator("text=newsdesk-takedown.txt").count() >= 1
+    page.screenshot(path=str(SHOTS / "takedown-status.png"), full_page=True)
+    page.close()
+    assert not problems, "\n".join(problems)

@@ -134,7 +134,7 @@ class Article(models.Model):
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="articles")
     # `url` is the primary source: the page as the outlet publishes it; `canonical_url` is our
     # identity key (tracking stripped, rel=canonical followed within the same site).
-    url = models.URLField(max_length=2048)
+    url = models.URLField(max_length=2048, db_index=True)  # takedowns match on it too
     canonical_url = models.URLField(max_length=2048, unique=True)
     guid = models.CharField(max_length=2048, blank=True)
     title = models.TextField(blank=True)
