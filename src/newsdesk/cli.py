@@ -265,6 +265,25 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- dedup --------------------------------------------------------------------------------------
+def cmd_dedup(args: argparse.Namespace) -> int:
+    from newsdesk.runner.dedup import run_jsonl
+
+    return run_jsonl(sys.stdin.buffer, sys.stdout, sys.stderr, threshold=args.threshold,
+                     max_docs=args.max_docs, strict=args.strict)
+
+
+# -- stories ------------------------------------------------------------------------------------
+def cmd_stories(args: argparse.Namespace) -> int:
+    from newsdesk.runner.stories_cli import run
+
+    if not args.jsonl:
+        return _fail("stories cluster: only --jsonl input is supported")
+    state = Path(args.state) if args.state else None
+    run(sys.stdin.buffer, sys.stdout, sys.stderr, state=state)
+    return 0
+
+
 # -- takedown -----------------------------------------------------------------------------------
 def cmd_takedown(args: argparse.Namespace) -> int:
     from newsdesk import bootstrap
@@ -373,6 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("import-warc", help="ingest the HTML responses of a WARC file").add_argument(
         "file")
     sub.add_parser("settings", help="print every setting, its value and meaning")
+    u = sub.add_parser("dedup", help="find near-duplicate (syndicated) copies and the original")
+    u.add_argument("--jsonl", action="store_true", required=True,
+                   help='read {"id","title","text","published"?,"source"?} lines on stdin, write '
+                        '{"id","duplicate_of"} lines once all input is read')
+    u.add_argument("--threshold", type=float, default=0.6, help="similarity (default 0.6)")
+    u.add_argument("--max-docs", type=int, help="compare each doc with the last N docs only")
+    u.add_argument("--strict", action="store_true", help="exit 1 if any line was bad")
     t = sub.add_parser("takedown", help="owners' removal requests").add_subparsers(
         dest="takedown_cmd", required=True)
     t.add_parser("report", help="every request: status, time to removal, time left, overdue"
@@ -380,6 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_parser("notify", help="remind the admins of requests undecided after 12 hours, now")
     t.add_parser("approve", help="approve removal after your own check of ownership"
                  ).add_argument("public_id")
+    st = sub.add_parser("stories", help="group articles about the same event").add_subparsers(
+        dest="stories_cmd", required=True)
+    sc = st.add_parser("cluster", help='read {"id","title","text","published"?,"source"?} lines '
+                       'in time order on stdin, write {"id","story_id"} lines')
+    sc.add_argument("--jsonl", action="store_true", help="JSON lines in and out (required)")
+    sc.add_argument("--state", help="clusterer state file: loaded if present, saved at the end")
     m = sub.add_parser("manage", help="run a Django management command, e.g. createsuperuser")
     m.add_argument("django_args", nargs=argparse.REMAINDER)
     return p
@@ -389,7 +421,7 @@ COMMANDS = {
     "sources": cmd_sources, "crawl": cmd_crawl, "serve": cmd_serve, "run": cmd_run,
     "extract": cmd_extract, "export": cmd_export, "search": cmd_search,
     "import-warc": cmd_import_warc, "settings": cmd_settings, "manage": cmd_manage, "demo": cmd_demo,
-    "takedown": cmd_takedown,
+    "takedown": cmd_takedown, "stories": cmd_stories, "dedup": cmd_dedup,
 }
 
 

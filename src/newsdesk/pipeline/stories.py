@@ -56,7 +56,7 @@ class StoryInfo:
 _TOKEN = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*")
 # Function words plus newswire boilerplate: cheap and language-agnostic enough for IDF to do
 # the rest (it down-weights what every story says anyway).
-_STOP = frozenset("""
+_STOP_WORDS = """
 a about above after again against all also am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further had
 has have having he her here hers herself him himself his how i if in into is it its itself just
@@ -66,7 +66,8 @@ through to too under until up very was we were what when where which while who w
 would you your yours yourself said says say told tell according new one two year years mr mrs ms
 like get got make made many much may might must us also still even back well since per via s t
 last first week day today yesterday tuesday monday wednesday thursday friday saturday sunday
-""".split())
+"""
+_STOP = frozenset(_STOP_WORDS.split())
 TITLE_WEIGHT = 2.0  # a headline states the event; its words count as two body mentions
 CAPS_WEIGHT = 1.5  # capitalised mid-sentence words are names: the cheapest entity signal
 MAX_TOKENS = 400  # the lede carries the event; also bounds the cost of enormous texts
@@ -82,12 +83,22 @@ def _fold(tok: str) -> str:
     return tok
 
 
+_FOLDED: dict[str, str] = {}  # raw token -> folded term ("" for a stop word)
+
+
 def _count(text: str, weight: float, tf: dict[str, float], limit: int) -> None:
     n = 0
-    for m in _TOKEN.finditer(text[:MAX_CHARS]):
+    cache = _FOLDED
+    if len(cache) > 200_000:  # bounded memo of folded forms
+        cache.clear()
+    for m in _TOKEN.finditer(text[: min(MAX_CHARS, 12 * limit)]):
         raw = m.group()
-        low = raw.lower()
-        if low in _STOP or (len(low) < 2 and not low.isdigit()):
+        key = cache.get(raw)
+        if key is None:
+            low = raw.lower()
+            bad = low in _STOP or (len(low) < 2 and not low.isdigit())
+            key = cache[raw] = "" if bad else _fold(low.replace("’", "'"))
+        if not key:
             continue
         w = weight
         if raw[0].isupper():
@@ -95,7 +106,6 @@ def _count(text: str, weight: float, tf: dict[str, float], limit: int) -> None:
             prev = text[max(0, m.start() - 3) : m.start()].rstrip()
             if prev and prev[-1] not in ".!?\"“‘'—:":
                 w *= CAPS_WEIGHT
-        key = _fold(low.replace("’", "'"))
         tf[key] = tf.get(key, 0.0) + w
         n += 1
         if n >= limit:
@@ -112,16 +122,22 @@ def features(title: str, text: str) -> dict[str, float]:
 
 # -- clusterer ----------------------------------------------------------------------------------
 class _Story:
-    __slots__ = ("centroid", "first", "indexed", "last", "members", "norm2", "sid", "size")
+    __slots__ = ("absorbed", "centroid", "first", "indexed", "last", "members", "norm", "norm_n",
+                 "sid", "size")
 
     def __init__(self, sid: int, t: float) -> None:
         self.sid = sid
+        # Sum of the members' unit vectors *without* IDF: IDF is applied at comparison time with
+        # the current statistics, so stories started while IDF was still noisy are not stuck
+        # with that noise.
         self.centroid: dict[str, float] = {}
-        self.norm2 = 0.0
+        self.norm = 0.0  # of the IDF-weighted centroid, as of document count norm_n
+        self.norm_n = 0.0
         self.size = 0
         self.first = t
         self.last = t
         self.indexed: tuple[str, ...] = ()
+        self.absorbed: list[int] = []  # ids of stories merged into this one (their aliases)
         # (time, seq, doc id, title, source), sorted: late-arriving older docs are inserted.
         self.members: list[tuple[float, int, str, str, str | None]] = []
 
@@ -145,9 +161,10 @@ class StoryClusterer:
     stories (the least recently updated closes first); ``clock``: "now" for undated articles.
     """
 
-    def __init__(self, *, threshold: float = 0.30, window: timedelta = timedelta(days=3),
+    def __init__(self, *, threshold: float = 0.10, window: timedelta = timedelta(days=3),
                  doc_terms: int = 48, index_terms: int = 24, centroid_terms: int = 256,
-                 candidates: int = 16, max_vocab: int = 200_000, max_active: int = 20_000,
+                 candidates: int = 16, merge_threshold: float | None = 0.25,
+                 max_vocab: int = 200_000, max_active: int = 20_000,
                  clock: Callable[[], datetime] | None = None) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
@@ -159,6 +176,7 @@ class StoryClusterer:
         self.index_terms = index_terms
         self.centroid_terms = centroid_terms
         self.candidates = candidates
+        self.merge_threshold = merge_threshold
         self.max_vocab = max_vocab
         self.max_active = max_active
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -174,6 +192,8 @@ class StoryClusterer:
         self._doc_story: dict[str, int] = {}  # ids of active stories' members
         self._closed: dict[int, StoryInfo] = {}
         self.closed_buffer = 10_000
+        self._alias: dict[int, int] = {}  # merged-away story id -> the story that absorbed it
+        self._merges: list[tuple[int, int]] = []  # (absorbed, into), for the caller to drain
 
     # -- public API ---------------------------------------------------------------------------
     def add(self, doc: StoryDoc) -> int:
@@ -185,23 +205,39 @@ class StoryClusterer:
         if t > self._now:
             self._now = t
             self._expire()
-        vec = self._vectorise(features(doc.title, doc.text))
-        best, best_sim = self._best(vec, t)
+        vec, raw = self._vectorise(features(doc.title, doc.text))
+        best, best_sim, also = self._best(vec, t)
         if best is None or best_sim < self.threshold:
             best = _Story(self._next_sid, t)
             self._next_sid += 1
             self._stories[best.sid] = best
             if len(self._stories) > self.max_active:
                 self._close_oldest()
-        self._join(best, vec, t, doc)
+        self._join(best, raw, t, doc)
+        if self.merge_threshold is not None:
+            for other in also:
+                if self._similarity(best, other) >= self.merge_threshold:
+                    self._merge(best, other)
         return best.sid
 
     def story(self, story_id: int) -> StoryInfo:
         """The story as it stands (or as it was when it closed, while still buffered)."""
+        story_id = self.resolve(story_id)
         s = self._stories.get(story_id)
         if s is not None:
             return self._info(s, closed=False)
         return self._closed[story_id]
+
+    def resolve(self, story_id: int) -> int:
+        """The id a story now goes by: merges re-home a fragment's members in another story."""
+        while story_id in self._alias:
+            story_id = self._alias[story_id]
+        return story_id
+
+    def drain_merges(self) -> list[tuple[int, int]]:
+        """``(absorbed, into)`` story merges since the last call, for the caller to apply."""
+        out, self._merges = self._merges, []
+        return out
 
     def active(self) -> list[int]:
         return list(self._stories)
@@ -220,7 +256,11 @@ class StoryClusterer:
         self._expire()
 
     # -- internals ----------------------------------------------------------------------------
-    def _vectorise(self, tf: dict[str, float]) -> dict[str, float]:
+    def _idf(self, term: str) -> float:
+        return math.log((self._n + 1.0) / self._df.get(term, 1.0))
+
+    def _vectorise(self, tf: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+        """(unit TF-IDF vector, the same without IDF) of the top ``doc_terms`` terms."""
         df = self._df
         for term in tf:
             df[term] = df.get(term, 0.0) + 1.0
@@ -228,12 +268,22 @@ class StoryClusterer:
         if len(df) > self.max_vocab:
             self._decay()
         n1 = self._n + 1.0
-        weights = {term: (1.0 + math.log(c)) * math.log(n1 / df[term])
-                   for term, c in tf.items()} if len(tf) else {}
+        idf = {term: math.log(n1 / df.get(term, 1.0)) for term in tf}
+        weights = {term: (1.0 + math.log(c)) * idf[term] for term, c in tf.items() if c >= 1.0}
+        weights.update({term: c * idf[term] for term, c in tf.items() if c < 1.0})
         if len(weights) > self.doc_terms:
             weights = dict(heapq.nlargest(self.doc_terms, weights.items(), key=lambda kv: kv[1]))
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        return {term: w / norm for term, w in weights.items() if w > 0}
+        vec = {term: w / norm for term, w in weights.items() if w > 0}
+        raw = {term: w / idf[term] for term, w in vec.items()}
+        return vec, raw
+
+    def _norm(self, s: _Story) -> float:
+        # Recomputed when IDF has moved (the document count grew by 5%) or the story changed.
+        if s.norm_n * 1.05 < self._n or s.norm_n == 0.0:
+            s.norm = math.sqrt(sum((w * self._idf(t)) ** 2 for t, w in s.centroid.items()))
+            s.norm_n = self._n
+        return s.norm
 
     def _decay(self) -> None:
         # Halve every count and drop what reaches below one: bounded memory, and old topics
@@ -241,7 +291,8 @@ class StoryClusterer:
         self._df = {k: v / 2 for k, v in self._df.items() if v >= 2.0}
         self._n /= 2
 
-    def _best(self, vec: dict[str, float], t: float) -> tuple[_Story | None, float]:
+    def _best(self, vec: dict[str, float], t: float
+              ) -> tuple[_Story | None, float, list[_Story]]:
         index, stories = self._index, self._stories
         hits: dict[int, float] = {}
         for term, w in vec.items():
@@ -250,26 +301,67 @@ class StoryClusterer:
                 for sid in posting:
                     hits[sid] = hits.get(sid, 0.0) + w
         if not hits:
-            return None, 0.0
+            return None, 0.0, []
         if len(hits) > self.candidates:
             cands = heapq.nlargest(self.candidates, hits, key=hits.__getitem__)
         else:
             cands = list(hits)
+        # Current IDF applies to both sides: the article's own weights carry it once already.
+        q = {term: w * self._idf(term) for term, w in vec.items()}
         best, best_sim = None, -1.0
+        also: list[_Story] = []  # other stories this article would have joined too
         for sid in cands:
             s = stories[sid]
             if abs(t - s.last) > self._win:
                 continue
             c = s.centroid
             dot = 0.0
-            for term, w in vec.items():
+            for term, w in q.items():
                 cw = c.get(term)
                 if cw is not None:
                     dot += w * cw
-            sim = dot / math.sqrt(s.norm2) if s.norm2 > 0 else 0.0
+            norm = self._norm(s)
+            sim = dot / norm if norm > 0 else 0.0
+            if sim >= self.threshold:
+                also.append(s)
             if sim > best_sim:
                 best, best_sim = s, sim
-        return best, best_sim
+        return best, best_sim, [s for s in also if s is not best]
+
+    def _similarity(self, a: _Story, b: _Story) -> float:
+        small, large = (a, b) if len(a.centroid) < len(b.centroid) else (b, a)
+        lc = large.centroid
+        dot = 0.0
+        for term, w in small.centroid.items():
+            lw = lc.get(term)
+            if lw is not None:
+                dot += w * lw * self._idf(term) ** 2
+        na, nb = self._norm(a), self._norm(b)
+        return dot / (na * nb) if na > 0 and nb > 0 else 0.0
+
+    def _merge(self, into: _Story, other: _Story) -> None:
+        """Absorb ``other`` (a fragment the stream has now bridged) into ``into``."""
+        c = into.centroid
+        for term, w in other.centroid.items():
+            c[term] = c.get(term, 0.0) + w
+        if len(c) > 2 * self.centroid_terms:
+            into.centroid = dict(heapq.nlargest(self.centroid_terms, c.items(),
+                                                key=lambda kv: kv[1]))
+        into.norm_n = 0.0
+        into.size += other.size
+        into.members = sorted(into.members + other.members)
+        into.first = min(into.first, other.first)
+        into.last = max(into.last, other.last)
+        heapq.heappush(self._expiry, (into.last, into.sid))
+        self._unindex(other)
+        del self._stories[other.sid]
+        for m in other.members:
+            self._doc_story[m[2]] = into.sid
+        into.absorbed += [*other.absorbed, other.sid]
+        for sid in into.absorbed:  # aliases point straight at the survivor
+            self._alias[sid] = into.sid
+        self._merges.append((other.sid, into.sid))
+        self._reindex(into)
 
     def _join(self, s: _Story, vec: dict[str, float], t: float, doc: StoryDoc) -> None:
         c = s.centroid
@@ -278,7 +370,7 @@ class StoryClusterer:
         if len(c) > 2 * self.centroid_terms:
             s.centroid = c = dict(heapq.nlargest(self.centroid_terms, c.items(),
                                                  key=lambda kv: kv[1]))
-        s.norm2 = sum(w * w for w in c.values())
+        s.norm_n = 0.0  # stale
         s.size += 1
         self._seq += 1
         bisect.insort(s.members, (t, self._seq, doc.id, doc.title, doc.source))
@@ -290,7 +382,8 @@ class StoryClusterer:
         self._reindex(s)
 
     def _reindex(self, s: _Story) -> None:
-        top = tuple(heapq.nlargest(self.index_terms, s.centroid, key=s.centroid.__getitem__))
+        c = s.centroid
+        top = tuple(heapq.nlargest(self.index_terms, c, key=lambda t: c[t] * self._idf(t)))
         old = set(s.indexed)
         new = set(top)
         index = self._index
@@ -303,6 +396,15 @@ class StoryClusterer:
         for term in new - old:
             index.setdefault(term, set()).add(s.sid)
         s.indexed = top
+
+    def _unindex(self, s: _Story) -> None:
+        for term in s.indexed:
+            posting = self._index.get(term)
+            if posting is not None:
+                posting.discard(s.sid)
+                if not posting:
+                    del self._index[term]
+        s.indexed = ()
 
     def _expire(self) -> None:
         horizon = self._now - self._win
@@ -322,12 +424,9 @@ class StoryClusterer:
 
     def _close(self, s: _Story) -> None:
         del self._stories[s.sid]
-        for term in s.indexed:
-            posting = self._index.get(term)
-            if posting is not None:
-                posting.discard(s.sid)
-                if not posting:
-                    del self._index[term]
+        self._unindex(s)
+        for sid in s.absorbed:
+            self._alias.pop(sid, None)
         for m in s.members:
             if self._doc_story.get(m[2]) == s.sid:
                 del self._doc_story[m[2]]
@@ -366,11 +465,14 @@ class StoryClusterer:
             "params": {"threshold": self.threshold, "window": self._win,
                        "doc_terms": self.doc_terms, "index_terms": self.index_terms,
                        "centroid_terms": self.centroid_terms, "candidates": self.candidates,
+                       "merge_threshold": self.merge_threshold,
                        "max_vocab": self.max_vocab, "max_active": self.max_active},
             "df": self._df, "n": self._n, "seq": self._seq, "next_sid": self._next_sid,
             "now": self._now if math.isfinite(self._now) else None,
+            "merges": self._merges,
             "stories": [{"sid": s.sid, "centroid": s.centroid, "size": s.size,
-                         "first": s.first, "last": s.last, "members": s.members}
+                         "first": s.first, "last": s.last, "members": s.members,
+                         "absorbed": s.absorbed}
                         for s in self._stories.values()],
         }
         return zlib.compress(json.dumps(data, ensure_ascii=False,
@@ -389,12 +491,15 @@ class StoryClusterer:
         self._n = raw["n"]
         self._seq = raw["seq"]
         self._next_sid = raw["next_sid"]
+        self._merges = [(a, b) for a, b in raw["merges"]]
         self._now = raw["now"] if raw["now"] is not None else -math.inf
         for d in raw["stories"]:
             s = _Story(d["sid"], d["first"])
             s.centroid = d["centroid"]
-            s.norm2 = sum(w * w for w in s.centroid.values())
             s.size, s.last = d["size"], d["last"]
+            s.absorbed = d["absorbed"]
+            for sid in s.absorbed:
+                self._alias[sid] = s.sid
             s.members = [tuple(m) for m in d["members"]]  # type: ignore[misc]
             self._stories[s.sid] = s
             heapq.heappush(self._expiry, (s.last, s.sid))
@@ -405,6 +510,22 @@ class StoryClusterer:
 
 
 def cluster(docs: Iterable[StoryDoc], **kw: Any) -> dict[str, int]:
-    """Cluster a time-ordered stream at once: ``{doc id: story id}`` (the same path as add)."""
+    """Cluster a time-ordered stream: ``{doc id: story id}`` as of the end of the stream.
+
+    The same path as :meth:`StoryClusterer.add`, with the stream's merges applied to the ids
+    handed out earlier (as a live consumer of :meth:`~StoryClusterer.drain_merges` would).
+    """
     c = StoryClusterer(**kw)
-    return {d.id: c.add(d) for d in docs}
+    out: dict[str, int] = {}
+    alias: dict[int, int] = {}
+    for d in docs:
+        out[d.id] = c.add(d)
+        for absorbed, into in c.drain_merges():
+            alias[absorbed] = into
+
+    def final(sid: int) -> int:
+        while sid in alias:
+            sid = alias[sid]
+        return sid
+
+    return {k: final(v) for k, v in out.items()}
