@@ -65,3 +65,11 @@ def cli_env(**extra: str) -> dict[str, str]:
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path / "data", cli_env())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_grouping() -> None:
+    """news.grouping keeps per-process state (index, clusterer): each test starts without it."""
+    from newsdesk.news import grouping
+
+    grouping.reset()

@@ -409,7 +409,8 @@ def test_openapi_document_and_docs(client: Client, wsgi_app: WSGIHandler) -> Non
     schema.validate()  # against the OpenAPI meta-schema; raises on an invalid document
     paths = set(schema.raw_schema["paths"])
     assert paths == {"/api/articles", "/api/articles/{id}", "/api/sources", "/api/categories",
-                     "/api/authors/{slug}", "/api/takedown-requests",
+                     "/api/authors/{slug}", "/api/stories", "/api/stories/{id}",
+                     "/api/takedown-requests",
                      "/api/takedown-requests/{public_id}",
                      "/api/takedown-requests/{public_id}/verify"}
     params = {p["name"] for p in schema.raw_schema["paths"]["/api/articles"]["get"]["parameters"]}
@@ -446,7 +447,7 @@ def test_schemathesis_finds_no_server_error(data: Data, wsgi_app: WSGIHandler) -
     # (network); they have their own tests in tests/takedown.
     operations = [op for op in operations
                   if not (op.method.upper() == "POST" and "takedown" in op.path)]
-    assert len(operations) == 6
+    assert len(operations) == 8
     negative_runs = 0
     for op in operations:
         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):

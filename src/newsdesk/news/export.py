@@ -41,6 +41,8 @@ def article_record(a: Article, *, text: bool = True) -> dict[str, Any]:
         "changed_at": iso(a.changed_at),
         "withheld": a.withheld or None,
         "cited": list(a.cited or []),  # other outlets the text credits, by name
+        "story_id": a.story_id,  # the story (event) it belongs to (news.grouping)
+        "duplicate_of": a.duplicate_of_id,  # the original this article copies, if any
     }
     if text:
         record["text"] = a.text

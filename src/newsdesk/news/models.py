@@ -162,6 +162,12 @@ class Article(models.Model):
     # Other outlets the text credits ("according to Reuters"), by name, in order of first mention
     # (pipeline.citations; filled by news.store).
     cited = models.JSONField(default=list, blank=True)
+    # Near-duplicates and stories (news.grouping): the original this article copies (None when
+    # it is an original or unique), and the story (event) it belongs to.
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="copies")
+    story = models.ForeignKey("Story", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="articles")
 
     class Meta:
         ordering = ["-sort_at", "-id"]
@@ -225,3 +231,45 @@ class FetchLog(models.Model):
 
     class Meta:
         ordering = ["-at"]
+
+
+class Story(models.Model):
+    """One event as several outlets cover it (news.grouping keeps these up to date).
+
+    `score` ranks the front page: breadth of coverage × freshness, stored as its logarithm
+    ``ln(breadth) + last_updated / TAU`` (see news.grouping.story_score), which orders stories
+    exactly like ``breadth × exp(-(now - last_updated) / TAU)`` at any "now", so it need not be
+    recomputed as time passes, only when the story changes.
+    """
+
+    headline = models.TextField(blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_updated = models.DateTimeField(default=timezone.now, db_index=True)
+    outlet_count = models.PositiveIntegerField(default=0)
+    article_count = models.PositiveIntegerField(default=0)
+    original = models.ForeignKey(Article, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    score = models.FloatField(default=0.0, db_index=True)
+    # The live clusterer's id for this story while it is active (None once detached).
+    cluster_id = models.BigIntegerField(null=True, blank=True, unique=True)
+
+    class Meta:
+        verbose_name_plural = "stories"
+        ordering = ["-score", "-id"]
+
+    def __str__(self) -> str:
+        return self.headline or f"story {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("story", args=[self.pk])
+
+
+class ClusterState(models.Model):
+    """Persisted state of a live grouping stage (the story clusterer), by name."""
+
+    name = models.CharField(max_length=64, unique=True)
+    data = models.BinaryField()
+    updated = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name

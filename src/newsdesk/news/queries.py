@@ -13,8 +13,9 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from newsdesk.news.models import Article
@@ -82,6 +83,17 @@ def articles(f: ArticleFilter | None = None) -> QuerySet[Article]:
     if f.until:
         qs = qs.filter(sort_at__lt=_aware(f.until))
     return qs
+
+
+def with_copies(qs: QuerySet[Article]) -> QuerySet[Article]:
+    """Annotate `copy_outlets`: how many other outlets published a copy of each article.
+
+    A correlated subquery per listed row (indexed on duplicate_of), so a page of items costs one
+    query, and counts of the listing ignore it.
+    """
+    copies = (Article.objects.filter(duplicate_of=OuterRef("pk")).order_by()
+              .values("duplicate_of").annotate(n=Count("source", distinct=True)).values("n"))
+    return qs.annotate(copy_outlets=Coalesce(Subquery(copies, output_field=IntegerField()), 0))
 
 
 # -- keyset cursors -----------------------------------------------------------------------------

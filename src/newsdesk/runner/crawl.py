@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from newsdesk.conf import Config
-from newsdesk.news import store
+from newsdesk.news import grouping, store
 from newsdesk.news.models import Article, QueuedPage, Source
 from newsdesk.pipeline.extract import Extracted, ExtractionError, extract
 from newsdesk.pipeline.feeds import FeedEntry, FeedParseError, ParsedFeed, parse_any
@@ -164,6 +164,8 @@ class Crawler:
         finally:
             for w in workers:
                 w.cancel()
+        # Once per pass, not per article: the story clusterer's state.
+        await sync_to_async(grouping.persist)()
         summary.elapsed = time.monotonic() - started
         summary.cpu = time.process_time() - cpu_started
         self.on_event("done", summary.as_dict())
@@ -382,7 +384,7 @@ class Crawler:
             await sync_to_async(self._page_failed)(qp, exc)
             self.on_event("page_error", {"url": qp.url, "reason": exc.reason, "error": str(exc)})
             return None
-        stored = await sync_to_async(store.store_article)(
+        stored = await sync_to_async(self._store)(
             qp.source, qp.url, res.final_url, ex, qp.entry,
             etag=res.etag, last_modified=res.last_modified, queued_id=qp.pk,
             noarchive=res.noarchive,
@@ -390,6 +392,14 @@ class Crawler:
         setattr(summary, stored.outcome, getattr(summary, stored.outcome) + 1)
         self.on_event("page", {"url": qp.url, "outcome": stored.outcome})
         return stored.outcome
+
+    @staticmethod
+    def _store(*args: Any, **kwargs: Any) -> store.Stored:
+        """store_article, then near-duplicate and story grouping, in one DB-thread hop."""
+        stored = store.store_article(*args, **kwargs)
+        if stored.outcome in (store.NEW, store.UPDATED) and stored.article_id is not None:
+            grouping.assign(stored.article_id)
+        return stored
 
     def _load_queued(self, qid: int) -> tuple[QueuedPage, Article | None] | None:
         qp = QueuedPage.objects.select_related("source", "source__category").filter(pk=qid).first()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from newsdesk.news import store
+from newsdesk.news import grouping, store
 from newsdesk.news.models import Source
 from newsdesk.pipeline.extract import ExtractionError, extract
 from newsdesk.pipeline.urls import host_of
@@ -65,5 +65,8 @@ def import_warc(path: Path) -> dict[str, int]:
                 counts["empty"] += 1
                 continue
             stored = store.store_article(_source_for(url), url, url, ex)
+            if stored.outcome in (store.NEW, store.UPDATED) and stored.article_id is not None:
+                grouping.assign(stored.article_id)
             counts[stored.outcome] += 1
+    grouping.persist()
     return dict(counts)

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from newsdesk.news import grouping
 from newsdesk.news.models import Article, Author, QueuedPage, Source
 from newsdesk.pipeline.urls import canonicalize, host_of, registrable_domain
 from newsdesk.takedown.models import (
@@ -252,7 +253,11 @@ def remove(request: TakedownRequest, *, actor: str) -> int:
              for pk in plan.article_ids],
             ignore_conflicts=True,
         )
+        # Copies of a removed original get a new original; the stories are recounted (an
+        # emptied one goes) once the articles are gone.
+        stories = grouping.before_removal(plan.article_ids)
         count = _delete_articles(plan.article_ids)
+        grouping.after_removal(stories)
         dropped = _purge_queue(plan)
         first = locked.status != TakedownRequest.Status.REMOVED
         if first or count:

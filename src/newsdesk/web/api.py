@@ -7,14 +7,19 @@ Every error is `{"detail": "..."}`: 400 bad cursor, 422 bad parameter, 404 unkno
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
+import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path as FilePath
 from typing import Any
 
 import ninja
-from django.db.models import Count, Model
+from django.db.models import Count, Model, Q, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_cache_control
@@ -25,7 +30,7 @@ from ninja.errors import HttpError, ValidationError
 from ninja.openapi.docs import Swagger
 
 from newsdesk.news.export import article_record, iso
-from newsdesk.news.models import Article, Author, Category, Source
+from newsdesk.news.models import Article, Author, Category, Source, Story
 from newsdesk.news.queries import ArticleFilter, BadQuery, articles, keyset_page
 from newsdesk.takedown import gone
 from newsdesk.web.api_schemas import (
@@ -38,6 +43,9 @@ from newsdesk.web.api_schemas import (
     Error,
     Invalid,
     SourceList,
+    StoryDetail,
+    StoryPage,
+    StoryQuery,
 )
 from newsdesk.web.static_files import buffered
 
@@ -245,6 +253,84 @@ def get_author(request: HttpRequest, slug: str) -> dict[str, Any]:
         "latest": [_item(a) for a in latest],
         "web_url": _web_url(author),
     }
+
+
+# -- stories -----------------------------------------------------------------------------------
+STORY_MEMBERS = 500  # a story page lists at most this many articles
+
+
+def _source_ref(a: Article) -> dict[str, Any]:
+    return {"id": a.source_id, "name": a.source.name or a.sitename, "url": a.source.url,
+            "site_url": a.source.site_url or None}
+
+
+def _story_item(s: Story) -> dict[str, Any]:
+    o = s.original
+    return {
+        "id": s.pk, "headline": s.headline, "outlet_count": s.outlet_count,
+        "article_count": s.article_count, "first_seen": s.first_seen.isoformat(),
+        "last_updated": s.last_updated.isoformat(), "score": s.score,
+        "original": {"id": o.pk, "url": o.url, "source": _source_ref(o)} if o else None,
+        "web_url": _web_url(s),
+    }
+
+
+def _story_cursor(s: Story, order: str) -> str:
+    key = s.score if order == "score" else s.last_updated.isoformat()
+    return base64.urlsafe_b64encode(json.dumps([order, key, s.pk]).encode()).decode().rstrip("=")
+
+
+def _after_story_cursor(qs: QuerySet[Story], cursor: str, order: str) -> QuerySet[Story]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        kind, key, pk = json.loads(raw)
+        pk = int(pk)
+        if kind != order or not -(2**63) <= pk < 2**63:
+            raise ValueError("cursor of another order")
+        if order == "score":
+            key = float(key)
+            if not math.isfinite(key):
+                raise ValueError("not a finite score")
+        else:
+            key = datetime.fromisoformat(key)
+            if key.tzinfo is None:
+                raise ValueError("naive time")
+            key = key.astimezone(UTC)
+    except (binascii.Error, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise BadQuery(f"invalid cursor {cursor[:100]!r}") from exc
+    field = "score" if order == "score" else "last_updated"
+    return qs.filter(Q(**{f"{field}__lt": key}) | Q(**{field: key, "pk__lt": pk}))
+
+
+@api.get("/stories", response={200: StoryPage, **ERRORS}, tags=["stories"])
+def list_stories(request: HttpRequest, params: Query[StoryQuery]) -> dict[str, Any]:
+    """Stories (one event as several outlets cover it), best first by `score` or newest first by
+    `last_updated`; follow `next_cursor` for more."""
+    field = "score" if params.order == "score" else "last_updated"
+    qs = Story.objects.filter(article_count__gt=0).select_related("original__source").order_by(
+        f"-{field}", "-id")
+    if params.cursor:
+        qs = _after_story_cursor(qs, params.cursor, params.order)
+    items = list(qs[: params.limit + 1])
+    more = len(items) > params.limit
+    items = items[: params.limit]
+    return {"items": [_story_item(s) for s in items],
+            "next_cursor": _story_cursor(items[-1], params.order) if more and items else None}
+
+
+@api.get("/stories/{id}", response={200: StoryDetail, **ERRORS}, tags=["stories"])
+def get_story(request: HttpRequest, id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
+    """One story with its member articles, earliest first (copies name their original)."""
+    s = Story.objects.select_related("original__source").filter(pk=id).first()
+    if s is None:
+        raise HttpError(404, f"no story with id {id}")
+    members = (Article.objects.filter(story=s).select_related("source").defer("text")
+               .order_by("sort_at", "id")[:STORY_MEMBERS])
+    return {**_story_item(s), "members": [{
+        "id": a.pk, "title": a.title, "url": a.url, "source": _source_ref(a),
+        "published": iso(a.published), "duplicate_of": a.duplicate_of_id,
+        "web_url": _web_url(a),
+    } for a in members]}
 
 
 @api.get("/docs/assets/{name}", include_in_schema=False, url_name="docs-asset")

@@ -7,7 +7,7 @@ item and an export line carry identical values.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from django.utils import timezone
 from ninja import Field, Schema
@@ -95,6 +95,12 @@ class ArticleItem(Schema):
         default_factory=list,
         description="Other outlets the text credits (\"according to Reuters\"), by name, in "
                     "order of first mention.")
+    story_id: int | None = Field(
+        None, description="The story (one event across outlets) this article belongs to: "
+                          "`/api/stories/{story_id}`.")
+    duplicate_of: int | None = Field(
+        None, description="Id of the original this article is a near-duplicate copy of "
+                          "(syndicated text); null for originals and unique articles.")
 
 
 class ArticleDetail(ArticleItem):
@@ -165,3 +171,49 @@ class AuthorDetail(Schema):
         description="Newest articles; page on with `/api/articles?author=<slug>`."
     )
     web_url: str | None
+
+
+class StoryQuery(Schema):
+    order: Literal["score", "last_updated"] = Field(
+        "score", description="`score`: breadth of coverage × freshness (the front page's "
+                             "ranking); `last_updated`: most recently updated first.")
+    cursor: Text = Field(None, description="`next_cursor` of the previous page.")
+    limit: int = Field(20, ge=1, le=200, description="Items per page.")
+
+
+class ArticleRef(Schema):
+    id: int
+    url: str = Field(description="The primary source.")
+    source: SourceRef
+
+
+class StoryItem(Schema):
+    id: int
+    headline: str
+    outlet_count: int
+    article_count: int
+    first_seen: IsoTime
+    last_updated: IsoTime
+    score: float
+    original: ArticleRef | None = Field(
+        description="The earliest article that is not a copy: the original reporting.")
+    web_url: str | None
+
+
+class StoryPage(Schema):
+    items: list[StoryItem]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class StoryMember(Schema):
+    id: int
+    title: str
+    url: str = Field(description="The primary source.")
+    source: SourceRef
+    published: IsoTime | None
+    duplicate_of: int | None = Field(description="The original this member copies, if any.")
+    web_url: str | None
+
+
+class StoryDetail(StoryItem):
+    members: list[StoryMember] = Field(description="Every article of the story, earliest first.")

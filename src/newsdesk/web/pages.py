@@ -20,8 +20,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 
-from newsdesk.news.models import Article, Author, Category, Source, name_key
-from newsdesk.news.queries import ArticleFilter, BadQuery, articles
+from newsdesk.news.models import Article, Author, Category, Source, Story, name_key
+from newsdesk.news.queries import ArticleFilter, BadQuery, articles, with_copies
 from newsdesk.takedown import gone
 from newsdesk.web import archive
 from newsdesk.web import render as md
@@ -96,21 +96,54 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpR
 TOP_STORIES = 5
 
 
+def top_stories(n: int = TOP_STORIES) -> list[Story]:
+    """The stories ranked by score (breadth of coverage × freshness), with their original."""
+    return list(Story.objects.filter(article_count__gt=0, original__isnull=False)
+                .select_related("original__source").order_by("-score", "-id")[:n])
+
+
 @public_page
 def index(request: HttpRequest) -> HttpResponse:
-    page = paginate(articles(), request.GET)
+    page = paginate(with_copies(articles()), request.GET)
     top: list[Article] = []
+    stories: list[Story] = []
     latest = page.items
-    if page.number == 1:  # "Top stories" is the newest for now; clustering comes later
-        top, latest = page.items[:TOP_STORIES], page.items[TOP_STORIES:]
-    return _page(request, "web/index.html", {"page": page, "top": top, "latest": latest})
+    if page.number == 1:
+        stories = top_stories()
+        if not stories:  # nothing grouped yet (a fresh install): the newest articles lead
+            top, latest = page.items[:TOP_STORIES], page.items[TOP_STORIES:]
+    return _page(request, "web/index.html",
+                 {"page": page, "top": top, "stories": stories, "latest": latest})
+
+
+# -- story --------------------------------------------------------------------------------------
+STORY_MEMBERS = 500
+
+
+@public_page
+def story(request: HttpRequest, id: int) -> HttpResponse:
+    """Full coverage: every outlet's article earliest first, copies under their original."""
+    s = get_object_or_404(Story.objects.select_related("original__source"), pk=id)
+    members = list(Article.objects.filter(story=s).select_related("source", "duplicate_of")
+                   .defer("text", "duplicate_of__text").order_by("sort_at", "id")[:STORY_MEMBERS])
+    present = {a.pk for a in members}
+    groups: dict[int, dict[str, Any]] = {
+        a.pk: {"article": a, "copies": []} for a in members if a.duplicate_of_id not in present}
+    for a in members:
+        if a.pk not in groups:
+            groups[a.duplicate_of_id]["copies"].append(a)  # type: ignore[index]
+    return _page(request, "web/story.html", {
+        "story": s, "groups": list(groups.values()), "shown": len(members),
+        "original": s.original,
+    })
 
 
 # -- article ------------------------------------------------------------------------------------
 @public_page
 def article(request: HttpRequest, id: int, slug: str) -> HttpResponseBase:
     try:
-        a = get_object_or_404(Article.objects.select_related("source"), pk=id)
+        a = get_object_or_404(Article.objects.select_related(
+            "source", "duplicate_of__source", "story").defer("duplicate_of__text"), pk=id)
     except Http404:
         if gone.notice(id):  # removed at its owner's request: 410, whatever the slug
             return gone.page(request, navigation())
@@ -159,7 +192,7 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
     cat = get_object_or_404(Category, slug=slug)
     qs = articles(ArticleFilter(category=cat.slug))
     return _page(request, "web/list.html", {
-        "heading": cat.name, "kicker": "Section", "page": paginate(qs, request.GET),
+        "heading": cat.name, "kicker": "Section", "page": paginate(with_copies(qs), request.GET),
         "outlets_of": _outlets(qs), "active_section": cat.slug,
         "feeds": feed_links("feed_category", cat.slug, title=f"newsdesk: {cat.name}"),
     })
@@ -171,7 +204,7 @@ def source(request: HttpRequest, id: int) -> HttpResponse:
     qs = articles(ArticleFilter(source=src.pk))
     return _page(request, "web/list.html", {
         "heading": src.name or src.display_name, "kicker": "Outlet", "source": src,
-        "page": paginate(qs, request.GET),
+        "page": paginate(with_copies(qs), request.GET),
         "feeds": feed_links("feed_source", src.pk, title=f"newsdesk: {src.display_name}"),
     })
 
@@ -181,7 +214,7 @@ def author(request: HttpRequest, slug: str) -> HttpResponse:
     person = get_object_or_404(Author, slug=slug)
     qs = articles(ArticleFilter(author=person.slug))
     return _page(request, "web/list.html", {
-        "heading": person.name, "kicker": "Author", "page": paginate(qs, request.GET),
+        "heading": person.name, "kicker": "Author", "page": paginate(with_copies(qs), request.GET),
         "outlets_of": _outlets(qs),
         "feeds": feed_links("feed_author", person.slug, title=f"newsdesk: {person.name}"),
     })
@@ -193,7 +226,7 @@ def _archive(request: HttpRequest, p: archive.Period) -> HttpResponse:
     before, after = archive.neighbour_months(p)
     return _page(request, "web/archive.html", {
         "period": p,
-        "page": paginate(qs, request.GET),
+        "page": paginate(with_copies(qs), request.GET),
         "calendar": archive.month_calendar(p.year, p.month, p.day) if p.month else None,
         "months": archive.months_of_year(p.year) if not p.month else None,
         "previous_month": before, "next_month": after,
@@ -280,7 +313,7 @@ def search(request: HttpRequest) -> HttpResponse:
             offset, limit, page = paginate_offset(qs.count(), params)
             page.items = ranked_page(qs, f.q, offset, limit)
         else:
-            page = paginate(qs, params)
+            page = paginate(with_copies(qs), params)
         if f.q:
             marks = snippets([a.pk for a in page.items], f.q)
     hits = [(a, marks.get(a.pk, "")) for a in page.items] if page else []

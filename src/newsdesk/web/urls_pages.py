@@ -8,6 +8,7 @@ urlpatterns = [
     path("", pages.index, name="index"),
     # <str:…>: slugs may be Unicode (slugify(allow_unicode=True)); the slug converter is ASCII.
     path("article/<int:id>/<str:slug>", pages.article, name="article"),
+    path("story/<int:id>", pages.story, name="story"),
     path("category/<str:slug>", pages.category, name="category"),
     path("source/<int:id>", pages.source, name="source"),
     path("author/<str:slug>", pages.author, name="author"),

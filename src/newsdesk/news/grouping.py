@@ -1,0 +1,289 @@
+"""Near-duplicates and stories on the live platform: `pipeline.dedup` and `pipeline.stories`
+applied to stored articles, one article at a time.
+
+`assign(article)` runs after a NEW or UPDATED article is stored (the crawler's DB thread, WARC
+import): it sets `Article.duplicate_of` (re-pointing the copy group when the newcomer turns out
+to be the original) and `Article.story`, and keeps the `Story` rows' counts, original and score
+up to date, applying the clusterer's merges (the absorbed story's articles move, its row goes).
+Per-article cost is a handful of indexed queries over the article's own copy group and story,
+never a scan of the archive.
+
+State lives in this process (one `_Live` per process, behind a lock):
+
+- the story clusterer, persisted as a `ClusterState` row by `persist()` (the crawler calls it at
+  the end of every pass, not per article) and reloaded from it;
+- the near-duplicate index, which has no serialised form: it is rebuilt from the texts of the
+  newest `REBUILD_DOCS` articles of the last `REBUILD_DAYS` days the first time it is needed in
+  a process (crawler start), then kept bounded by `max_docs` / `window`.
+
+Withheld (noarchive) articles have no text: they are clustered by title only and never enter
+the near-duplicate index, so they are never anyone's original.
+
+`before_removal` / `after_removal` keep groups and stories consistent when a takedown deletes
+articles (newsdesk.takedown.removal).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from django.db import transaction
+from django.db.models import Count, Max, Min
+from django.utils import timezone
+
+from newsdesk.news.models import Article, ClusterState, Story
+from newsdesk.pipeline.dedup import DedupDoc, NearDuplicateIndex
+from newsdesk.pipeline.stories import StoryClusterer, StoryDoc
+
+log = logging.getLogger("newsdesk.grouping")
+
+STATE_NAME = "stories"
+REBUILD_DOCS = 5_000  # newest articles whose texts rebuild the near-duplicate index
+REBUILD_DAYS = 7
+INDEX_MAX_DOCS = 20_000  # live bound of the near-duplicate index (≈ 4 bytes per word each)
+INDEX_WINDOW = timedelta(days=7)
+TAU = timedelta(hours=12)  # freshness time constant of the story score
+_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+BATCH = 500
+
+T = TypeVar("T")
+
+
+def _batches(items: list[T], size: int = BATCH) -> Iterator[list[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def story_score(outlets: int, articles: int, last_updated: datetime) -> float:
+    """log(breadth × freshness): ``ln(breadth) + (last_updated - epoch) / TAU``.
+
+    Ranking by it equals ranking by ``breadth × exp(-(now - last_updated) / TAU)`` whatever
+    "now" is, so a stored score never goes stale. Breadth is the outlet count, plus a little for
+    each further article (follow-ups from the same outlets).
+    """
+    breadth = max(outlets, 1) + 0.1 * max(articles - outlets, 0)
+    return math.log(breadth) + (last_updated - _EPOCH).total_seconds() / TAU.total_seconds()
+
+
+def _source_name(a: Article) -> str | None:
+    return (a.source.name if a.source_id else "") or a.sitename or None
+
+
+def _dedup_doc(a: Article) -> DedupDoc:
+    return DedupDoc(id=str(a.pk), title=a.title, text=a.text, published=a.published,
+                    source=_source_name(a), canonical=a.canonical_url or None, url=a.url or None,
+                    cites=tuple(c for c in (a.cited or []) if isinstance(c, str)))
+
+
+class _Live:
+    def __init__(self) -> None:
+        self.index = NearDuplicateIndex(max_docs=INDEX_MAX_DOCS, window=INDEX_WINDOW)
+        self.clusterer = self._load_clusterer()
+        self.dirty = False
+        self._rebuild_index()
+
+    @staticmethod
+    def _load_clusterer() -> StoryClusterer:
+        row = ClusterState.objects.filter(name=STATE_NAME).first()
+        if row is not None:
+            try:
+                c = StoryClusterer.from_state(bytes(row.data), clock=timezone.now)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("story clusterer state unreadable (%s): starting afresh", exc)
+            else:
+                # Stories created after the state was saved (a killed pass) carry ids the
+                # clusterer will hand out again: they stay as they are, detached.
+                Story.objects.filter(cluster_id__gte=c._next_sid).update(cluster_id=None)
+                return c
+        Story.objects.filter(cluster_id__isnull=False).update(cluster_id=None)
+        return StoryClusterer(clock=timezone.now)
+
+    def _rebuild_index(self) -> None:
+        since = timezone.now() - timedelta(days=REBUILD_DAYS)
+        ids = list(Article.objects.filter(withheld="", first_seen_at__gte=since)
+                   .exclude(text="").order_by("-id").values_list("id", flat=True)[:REBUILD_DOCS])
+        ids.reverse()  # arrival order
+        for chunk in _batches(ids, 256):
+            docs = [_dedup_doc(a) for a in Article.objects.select_related("source")
+                    .filter(pk__in=chunk).order_by("id")]
+            self.index.add_many(docs)
+
+
+_lock = threading.RLock()
+_live: _Live | None = None
+
+
+def _get() -> _Live:
+    global _live
+    if _live is None:
+        _live = _Live()
+    return _live
+
+
+def reset() -> None:
+    """Forget this process's in-memory state (tests; a new database)."""
+    global _live
+    with _lock:
+        _live = None
+
+
+def persist() -> None:
+    """Save the story clusterer's state (once per crawl pass), closing expired stories."""
+    with _lock:
+        if _live is None:
+            return
+        c = _live.clusterer
+        c.close_expired(timezone.now())
+        c.drain_closed()  # their Story rows already hold everything shown
+        if not _live.dirty:
+            return
+        try:
+            ClusterState.objects.update_or_create(
+                name=STATE_NAME, defaults={"data": c.state(), "updated": timezone.now()})
+        except Exception:  # the next pass saves it again; the crawl itself must go on
+            log.exception("saving the story clusterer state failed")
+            return
+        _live.dirty = False
+
+
+# -- per article --------------------------------------------------------------------------------
+def assign(article: Article | int) -> None:
+    """Group a just-stored (new or updated) article: duplicate_of, story, Story rows.
+
+    Never raises: a grouping bug must not fail the crawl (the article is already stored).
+    """
+    try:
+        with _lock, transaction.atomic():
+            a = article
+            if not isinstance(a, Article) or not a.source_id:
+                a = Article.objects.select_related("source").filter(
+                    pk=a.pk if isinstance(a, Article) else a).first()
+            if a is None:
+                return
+            live = _get()
+            touched = _dedup(live, a)
+            touched |= _cluster(live, a)
+            for story in Story.objects.filter(pk__in=[t for t in touched if t is not None]):
+                refresh(story)
+    except Exception:
+        log.exception("grouping article %s failed", getattr(article, "pk", article))
+
+
+def _dedup(live: _Live, a: Article) -> set[int | None]:
+    """Index `a` and point its copy group at the group's original; returns touched stories."""
+    if a.withheld or not a.text.strip():
+        return set()
+    key = str(a.pk)
+    if key in live.index:
+        return set()  # an update of an indexed article: its group stands
+    live.index.add(_dedup_doc(a))
+    members = {int(m) for m in live.index.group_of(key)}
+    if len(members) < 2:
+        return set()
+    rows = {pk: (story, dup) for pk, story, dup in Article.objects.filter(pk__in=members)
+            .values_list("pk", "story_id", "duplicate_of_id")}
+    orig = int(live.index.original_of(key))
+    if orig not in rows:  # removed (takedown) since it was indexed: the earliest left leads
+        orig = Article.objects.filter(pk__in=list(rows)).order_by("sort_at", "id").values_list(
+            "pk", flat=True).first() or a.pk
+    Article.objects.filter(pk__in=[m for m, (_, dup) in rows.items()
+                                   if m != orig and dup != orig]).update(duplicate_of=orig)
+    if rows.get(orig, (None, None))[1] is not None:
+        Article.objects.filter(pk=orig).update(duplicate_of=None)
+    a.duplicate_of_id = None if a.pk == orig else orig
+    return {story for story, _ in rows.values()}
+
+
+def _story_row(sid: int) -> Story:
+    story, _ = Story.objects.get_or_create(cluster_id=sid)
+    return story
+
+
+def _cluster(live: _Live, a: Article) -> set[int | None]:
+    """Put `a` in its story (merges applied); returns the ids of the stories it touched."""
+    if a.story_id is not None:
+        return {a.story_id}  # an update: the article keeps its story
+    c = live.clusterer
+    sid = c.add(StoryDoc(id=str(a.pk), title=a.title or "",
+                         text="" if a.withheld else a.text, published=a.published,
+                         source=_source_name(a)))
+    live.dirty = True
+    touched: set[int | None] = set()
+    for absorbed, into in c.drain_merges():
+        gone = Story.objects.filter(cluster_id=absorbed).first()
+        if gone is None:
+            continue
+        survivor = _story_row(c.resolve(into))
+        Article.objects.filter(story=gone).update(story=survivor)
+        gone.delete()
+        touched.add(survivor.pk)
+    sid = c.resolve(sid)
+    story = _story_row(sid)
+    headline = c.story(sid).headline
+    if headline and headline != story.headline:
+        story.headline = headline
+        story.save(update_fields=["headline"])
+    Article.objects.filter(pk=a.pk).update(story=story)
+    a.story_id = story.pk
+    return touched | {story.pk}
+
+
+def refresh(story: Story) -> Story | None:
+    """Recount a story from its articles (bounded by its size); delete it when empty."""
+    agg = Article.objects.filter(story=story).aggregate(
+        n=Count("id"), outlets=Count("source", distinct=True), first=Min("sort_at"),
+        last=Max("sort_at"))
+    if not agg["n"]:
+        story.delete()
+        return None
+    original = (Article.objects.filter(story=story, duplicate_of__isnull=True)
+                .order_by("sort_at", "id").only("id", "title").first())
+    story.article_count, story.outlet_count = agg["n"], agg["outlets"]
+    story.first_seen, story.last_updated = agg["first"], agg["last"]
+    story.original = original
+    if not story.headline and original is not None:
+        story.headline = original.title
+    story.score = story_score(story.outlet_count, story.article_count, story.last_updated)
+    story.save()
+    return story
+
+
+# -- takedown -----------------------------------------------------------------------------------
+def before_removal(ids: Iterable[int]) -> set[int]:
+    """Inside the removal transaction, before `ids` are deleted: each removed original hands
+    its role to its earliest remaining copy (the other copies re-point to it). Returns the
+    stories to pass to `after_removal`."""
+    doomed = sorted(set(ids))
+    gone = set(doomed)
+    stories: set[int] = set()
+    copies: dict[int, list[int]] = defaultdict(list)
+    for chunk in _batches(doomed):
+        stories.update(Article.objects.filter(pk__in=chunk, story__isnull=False)
+                       .values_list("story_id", flat=True))
+        for pk, orig, story in (Article.objects.filter(duplicate_of__in=chunk)
+                                .order_by("sort_at", "id")
+                                .values_list("pk", "duplicate_of_id", "story_id")):
+            if pk not in gone:
+                copies[orig].append(pk)
+                if story is not None:
+                    stories.add(story)
+    for members in copies.values():
+        new, rest = members[0], members[1:]
+        Article.objects.filter(pk=new).update(duplicate_of=None)
+        for chunk in _batches(rest):
+            Article.objects.filter(pk__in=chunk).update(duplicate_of=new)
+    return stories
+
+
+def after_removal(story_ids: Iterable[int]) -> None:
+    """After the deletion: recount the stories (an emptied one is deleted)."""
+    ids = sorted(set(story_ids))
+    for chunk in _batches(ids):
+        for story in Story.objects.filter(pk__in=chunk):
+            refresh(story)
