@@ -376,7 +376,8 @@ def test_admin_requires_login_and_lists_sources(client: Client, corpus: Corpus,
     assert "http_503" in html and "Import OPML" in html and "Coast Daily" in html
     for url in ("/admin/news/article/", "/admin/news/article/?q=harbour",
                 f"/admin/news/article/{corpus.articles[0].pk}/change/", "/admin/news/category/",
-                "/admin/news/author/", "/admin/news/source/import-opml/"):
+                "/admin/news/author/", "/admin/news/source/import-opml/", "/admin/news/story/",
+                "/admin/takedown/takedownrequest/"):
         assert client.get(url).status_code == 200, url
     # Pause / resume actions.
     ids = [str(s.pk) for s in corpus.sources[:2]]

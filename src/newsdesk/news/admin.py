@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from newsdesk.news.models import Article, Author, Category, Named, Source, name_key
+from newsdesk.news.models import Article, Author, Category, Named, Source, Story, name_key
 from newsdesk.news.sources import import_opml
 
 MAX_OPML_BYTES = 5 * 1024 * 1024
@@ -133,3 +133,12 @@ class NamedAdmin(admin.ModelAdmin):
 admin.site.register(Category, NamedAdmin)
 admin.site.register(Author, NamedAdmin)
 
+
+
+@admin.register(Story)
+class StoryAdmin(admin.ModelAdmin):
+    list_display = ("headline", "outlet_count", "article_count", "first_seen", "last_updated")
+    ordering = ("-score",)
+    search_fields = ("headline",)
+    readonly_fields = ("first_seen", "last_updated", "outlet_count", "article_count", "score",
+                       "original")
