@@ -263,6 +263,31 @@ def test_takedown_of_the_original_promotes_a_copy_and_recounts_stories() -> None
 
 
 # -- the demo web, crawled ----------------------------------------------------------------------
+@pytest.mark.django_db
+def test_ungrouped_articles_are_grouped_in_publication_order() -> None:
+    """Stored out of order (or before a crash), grouped at the end of the pass in time order."""
+    wire, paper = source("Wire Agency"), source("Harbour Paper")
+    text = ("The harbour bridge reopened on Monday after fourteen months of repairs, the port "
+            "authority said, with all cables replaced and tolls waived for a week. ") * 4
+    t0 = datetime(2026, 11, 20, 8, tzinfo=UTC)
+    # The copy is stored first, the original (published earlier) second; no grouping yet.
+    ids = []
+    for src, slug, when, body in ((paper, "copy", t0 + timedelta(hours=2),
+                                   "Provided by Wire Agency. " + text),
+                                  (wire, "orig", t0, text)):
+        url = f"{src.site_url}news/{slug}"
+        ex = Extracted(title="Harbour bridge reopens", authors=(), published=when, updated=None,
+                       language="en", sitename=src.name, image=None, canonical_url=None,
+                       description=None, categories=(), text=body)
+        ids.append(store_article(src, url, url, ex).article_id)
+    assert Article.objects.filter(story__isnull=True).count() == 2
+    assert grouping.assign_ungrouped() == 2
+    copy, orig = (Article.objects.get(pk=i) for i in ids)
+    assert copy.duplicate_of_id == orig.pk and orig.duplicate_of_id is None
+    assert copy.story_id == orig.story_id is not None
+    assert grouping.assign_ungrouped() == 0
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(120)
 def test_demo_web_crawled_groups_bridge_story_and_wire_reprints(tmp_path: object) -> None:

@@ -106,7 +106,10 @@ class _Live:
 
     def _rebuild_index(self) -> None:
         since = timezone.now() - timedelta(days=REBUILD_DAYS)
-        ids = list(Article.objects.filter(withheld="", first_seen_at__gte=since)
+        # Only articles already grouped: the ungrouped ones are about to go through assign(),
+        # which must see them arrive to point their copy groups.
+        ids = list(Article.objects.filter(withheld="", first_seen_at__gte=since,
+                                          story__isnull=False)
                    .exclude(text="").order_by("-id").values_list("id", flat=True)[:REBUILD_DOCS])
         ids.reverse()  # arrival order
         for chunk in _batches(ids, 256):
@@ -153,6 +156,24 @@ def persist() -> None:
 
 
 # -- per article --------------------------------------------------------------------------------
+UNGROUPED_MAX_AGE = timedelta(days=7)
+
+
+def assign_ungrouped(limit: int = 5000) -> int:
+    """Group every recent article that has no story yet, in publication order.
+
+    The crawler stores pages in whatever order they arrive; the clusterer expects time order,
+    and fed out of order it can split one event in two. Calling this once per crawl pass also
+    makes grouping crash-safe: an article stored just before a kill is grouped on the next pass.
+    """
+    since = timezone.now() - UNGROUPED_MAX_AGE
+    ids = list(Article.objects.filter(story__isnull=True, first_seen_at__gte=since)
+               .order_by("sort_at", "id").values_list("id", flat=True)[:limit])
+    for pk in ids:
+        assign(pk)
+    return len(ids)
+
+
 def assign(article: Article | int) -> None:
     """Group a just-stored (new or updated) article: duplicate_of, story, Story rows.
 

@@ -164,7 +164,9 @@ class Crawler:
         finally:
             for w in workers:
                 w.cancel()
-        # Once per pass, not per article: the story clusterer's state.
+        # Once per pass: group what this pass stored, in publication order, then save the story
+        # clusterer's state.
+        await sync_to_async(grouping.assign_ungrouped)()
         await sync_to_async(grouping.persist)()
         summary.elapsed = time.monotonic() - started
         summary.cpu = time.process_time() - cpu_started
@@ -395,11 +397,8 @@ class Crawler:
 
     @staticmethod
     def _store(*args: Any, **kwargs: Any) -> store.Stored:
-        """store_article, then near-duplicate and story grouping, in one DB-thread hop."""
-        stored = store.store_article(*args, **kwargs)
-        if stored.outcome in (store.NEW, store.UPDATED) and stored.article_id is not None:
-            grouping.assign(stored.article_id)
-        return stored
+        # Grouping (duplicates, stories) happens at the end of the pass, in time order.
+        return store.store_article(*args, **kwargs)
 
     def _load_queued(self, qid: int) -> tuple[QueuedPage, Article | None] | None:
         qp = QueuedPage.objects.select_related("source", "source__category").filter(pk=qid).first()

@@ -65,8 +65,7 @@ def import_warc(path: Path) -> dict[str, int]:
                 counts["empty"] += 1
                 continue
             stored = store.store_article(_source_for(url), url, url, ex)
-            if stored.outcome in (store.NEW, store.UPDATED) and stored.article_id is not None:
-                grouping.assign(stored.article_id)
             counts[stored.outcome] += 1
+    grouping.assign_ungrouped()  # in publication order, like a crawl pass
     grouping.persist()
     return dict(counts)
