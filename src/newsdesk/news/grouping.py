@@ -159,41 +159,50 @@ def persist() -> None:
 UNGROUPED_MAX_AGE = timedelta(days=7)
 
 
-def assign_ungrouped(limit: int = 5000) -> int:
+def assign_ungrouped(limit: int = 5000, batch: int = 200) -> int:
     """Group every recent article that has no story yet, in publication order.
 
     The crawler stores pages in whatever order they arrive; the clusterer expects time order,
     and fed out of order it can split one event in two. Calling this once per crawl pass also
     makes grouping crash-safe: an article stored just before a kill is grouped on the next pass.
+    Batched: one transaction, one bulk load and one recount per touched story per batch.
     """
     since = timezone.now() - UNGROUPED_MAX_AGE
     ids = list(Article.objects.filter(story__isnull=True, first_seen_at__gte=since)
                .order_by("sort_at", "id").values_list("id", flat=True)[:limit])
-    for pk in ids:
-        assign(pk)
+    for chunk in _batches(ids, batch):
+        _assign_batch(chunk)
     return len(ids)
 
 
 def assign(article: Article | int) -> None:
-    """Group a just-stored (new or updated) article: duplicate_of, story, Story rows.
+    """Group one just-stored (new or updated) article: duplicate_of, story, Story rows.
 
     Never raises: a grouping bug must not fail the crawl (the article is already stored).
     """
+    _assign_batch([article.pk if isinstance(article, Article) else article])
+
+
+def _assign_batch(ids: list[int]) -> None:
     try:
         with _lock, transaction.atomic():
-            a = article
-            if not isinstance(a, Article) or not a.source_id:
-                a = Article.objects.select_related("source").filter(
-                    pk=a.pk if isinstance(a, Article) else a).first()
-            if a is None:
-                return
             live = _get()
-            touched = _dedup(live, a)
-            touched |= _cluster(live, a)
+            loaded = Article.objects.select_related("source").in_bulk(ids)
+            touched: set[int | None] = set()
+            for pk in ids:  # the caller's order: publication order
+                a = loaded.get(pk)
+                if a is None:
+                    continue
+                try:
+                    with transaction.atomic():  # a savepoint: one bad article spares the rest
+                        touched |= _dedup(live, a)
+                        touched |= _cluster(live, a)
+                except Exception:
+                    log.exception("grouping article %s failed", pk)
             for story in Story.objects.filter(pk__in=[t for t in touched if t is not None]):
                 refresh(story)
     except Exception:
-        log.exception("grouping article %s failed", getattr(article, "pk", article))
+        log.exception("grouping articles %s failed", ids[:5])
 
 
 def _dedup(live: _Live, a: Article) -> set[int | None]:

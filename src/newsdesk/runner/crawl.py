@@ -40,6 +40,7 @@ log = logging.getLogger("newsdesk.crawl")
 PERMANENT = {"bad_url", "ssrf", "robots", "too_large", "http_404", "http_410", "http_451",
              "too_many_redirects", "redirect_loop", "extract"}
 MAX_CHILD_SITEMAPS = 5
+GROUP_EVERY = 200  # stored pages between two grouping batches during a pass
 
 
 def fetch_config(config: Config) -> FetchConfig:
@@ -118,6 +119,7 @@ class Crawler:
         # in whatever state they are. n == 0 extracts inline (tests, tiny crawls).
         self._workers = n
         self._pool = self._new_pool()
+        self._stored_since_grouping = 0
 
     def _new_pool(self) -> ProcessPoolExecutor | None:
         if not self._workers:
@@ -336,10 +338,21 @@ class Crawler:
             if qid is None:
                 return
             try:
-                await self.process_page(qid, summary)
+                outcome = await self.process_page(qid, summary)
+                if outcome in (store.NEW, store.UPDATED):
+                    await self._maybe_group()
             except Exception:  # a bug on one page must not stop the crawl
                 log.exception("unexpected error on queued page %s", qid)
                 summary.errors["internal"] += 1
+
+    async def _maybe_group(self) -> None:
+        """Group stored articles every GROUP_EVERY pages, so that work overlaps extraction
+        instead of running alone after the last page (each batch goes in publication order;
+        the rest is grouped at the end of the pass)."""
+        self._stored_since_grouping += 1
+        if self._stored_since_grouping >= GROUP_EVERY:
+            self._stored_since_grouping = 0
+            await sync_to_async(grouping.assign_ungrouped)()
 
     async def _extract(self, body: bytes, url: str, charset: str | None) -> Extracted:
         if self._pool is None:
