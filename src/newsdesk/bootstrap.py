@@ -18,6 +18,13 @@ def setup(data_dir: str | Path | None = None, *, migrate: bool = True) -> conf.C
     config = conf.load()
     if _done:
         return config
+    from django.apps import apps
+
+    if apps.ready:
+        # Django is already set up by whoever runs us in-process (a test runner, an embedding
+        # app): its database is theirs to manage, so neither create a data dir nor migrate.
+        _done = True
+        return config
     config.data_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsdesk.settings")
     import django
