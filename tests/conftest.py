@@ -69,7 +69,9 @@ def cli(tmp_path: Path) -> Cli:
 
 @pytest.fixture(autouse=True)
 def _fresh_grouping() -> None:
-    """news.grouping keeps per-process state (index, clusterer): each test starts without it."""
-    from newsdesk.news import grouping
+    """news.grouping and news.store keep per-process state (index, clusterer, cached source
+    names): each test starts without it."""
+    from newsdesk.news import grouping, store
 
     grouping.reset()
+    store.reset_caches()

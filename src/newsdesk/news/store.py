@@ -5,6 +5,7 @@ Synchronous ORM code; the async runner calls it through sync_to_async on one DB 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,6 +46,26 @@ def _clip(s: str | None, n: int) -> str:
     return (s or "")[:n]
 
 
+_NAMES_TTL = 60.0  # seconds; a source added meanwhile is recognised within a minute
+_names_cache: tuple[float, tuple[str, ...]] = (0.0, ())
+
+
+def _source_names() -> tuple[str, ...]:
+    """Our outlets' names, cached: this runs for every stored article."""
+    global _names_cache
+    at, names = _names_cache
+    if time.monotonic() - at > _NAMES_TTL:
+        names = tuple(Source.objects.exclude(name="").order_by("id")
+                      .values_list("name", flat=True))
+        _names_cache = (time.monotonic(), names)
+    return names
+
+
+def reset_caches() -> None:
+    global _names_cache
+    _names_cache = (0.0, ())
+
+
 def cited_outlets(text: str, language: str | None, source: Source, sitename: str) -> list[str]:
     """Names of the other outlets `text` credits; our sources' names are recognised as spelled.
 
@@ -52,7 +73,7 @@ def cited_outlets(text: str, language: str | None, source: Source, sitename: str
     """
     if not text:
         return []
-    known = [n for n in Source.objects.exclude(name="").values_list("name", flat=True)]
+    known = _source_names()
     own = {normalise(n) for n in (source.name, sitename) if n}
     return [c.name[:200] for c in find_citations(text, language, known)
             if normalise(c.name) not in own][:50]
