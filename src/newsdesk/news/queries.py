@@ -12,14 +12,12 @@ import json
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
-from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from newsdesk.news.models import Article
-from newsdesk.news.search import _fts5_query, terms
+from newsdesk.news.search import fulltext_ids
 
 
 class BadQuery(ValueError):
@@ -42,24 +40,6 @@ class ArticleFilter:
 
 def _aware(dt: datetime) -> datetime:
     return dt if timezone.is_aware(dt) else timezone.make_aware(dt, timezone.utc)
-
-
-def fulltext_ids(query: str) -> RawSQL | None:
-    """A subquery of the ids matching `query` (None: no searchable words)."""
-    parts = terms(query)
-    if not parts:
-        return None
-    if connection.vendor == "sqlite":
-        return RawSQL(
-            "SELECT rowid FROM news_article_fts WHERE news_article_fts MATCH %s",
-            [_fts5_query(parts)],
-        )
-    text = " ".join(f'"{p}"' if " " in p else p for p in parts)
-    return RawSQL(
-        "SELECT id FROM news_article WHERE to_tsvector('simple', coalesce(title, '') || ' ' || "
-        "coalesce(text, '')) @@ websearch_to_tsquery('simple', %s)",
-        [text],
-    )
 
 
 def articles(f: ArticleFilter | None = None) -> QuerySet[Article]:

@@ -399,7 +399,8 @@ class Crawler:
             await sync_to_async(self._page_failed)(qp, exc)
             self.on_event("page_error", {"url": qp.url, "reason": exc.reason, "error": str(exc)})
             return None
-        stored = await sync_to_async(self._store)(
+        # Grouping (duplicates, stories) happens per batch, in publication order.
+        stored = await sync_to_async(store.store_article)(
             qp.source, qp.url, res.final_url, ex, qp.entry,
             etag=res.etag, last_modified=res.last_modified, queued_id=qp.pk,
             noarchive=res.noarchive,
@@ -407,11 +408,6 @@ class Crawler:
         setattr(summary, stored.outcome, getattr(summary, stored.outcome) + 1)
         self.on_event("page", {"url": qp.url, "outcome": stored.outcome})
         return stored.outcome
-
-    @staticmethod
-    def _store(*args: Any, **kwargs: Any) -> store.Stored:
-        # Grouping (duplicates, stories) happens at the end of the pass, in time order.
-        return store.store_article(*args, **kwargs)
 
     def _load_queued(self, qid: int) -> tuple[QueuedPage, Article | None] | None:
         qp = QueuedPage.objects.select_related("source", "source__category").filter(pk=qid).first()

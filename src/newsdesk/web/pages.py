@@ -22,11 +22,11 @@ from django.utils.cache import patch_cache_control
 
 from newsdesk.news.models import Article, Author, Category, Source, Story, name_key
 from newsdesk.news.queries import ArticleFilter, BadQuery, articles, with_copies
+from newsdesk.news.search import ranked_page, snippets
 from newsdesk.takedown import gone
 from newsdesk.web import archive
 from newsdesk.web import render as md
 from newsdesk.web.pagination import ArticlePage, paginate, paginate_offset
-from newsdesk.web.searching import ranked_page, snippets
 
 PUBLIC_MAX_AGE = 60
 NAV_CACHE_SECONDS = 60
