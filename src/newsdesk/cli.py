@@ -173,23 +173,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
         except (OSError, ExtractionError) as exc:
             return _fail(str(exc))
         return 0
-    errors = 0
-    for lineno, line in enumerate(sys.stdin.buffer, 1):
-        if not line.strip():
-            continue
-        rid: Any = None
-        try:
-            req = json.loads(line)
-            if not isinstance(req, dict) or "path" not in req:
-                raise ValueError('expected an object with "id" and "path"')
-            rid = req.get("id")
-            body = Path(req["path"]).read_bytes()
-            out = {"id": rid, **_extracted_json(extract(body, req.get("url")))}
-        except (OSError, ValueError, ExtractionError) as exc:
-            errors += 1
-            print(f"newsdesk extract: line {lineno}: {exc}", file=sys.stderr)
-            out = {"id": rid, "error": str(exc)}
-        _print_json(out)
+    from newsdesk.runner.extract_batch import run_extract_jsonl
+
+    errors = run_extract_jsonl(sys.stdin.buffer, sys.stdout, sys.stderr,
+                               site_learning=args.site_learning, as_json=_extracted_json)
     return 1 if errors and args.strict else 0
 
 
@@ -378,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--url", help="the page's URL (resolves links, canonical)")
     e.add_argument("--jsonl", action="store_true",
                    help='read {"id","path","url"?} lines on stdin, write one JSON line each')
+    e.add_argument("--site-learning", action="store_true",
+                   help="with --jsonl: learn each host's template from all its input pages "
+                        "(by their url) and strip it from every page")
     e.add_argument("--strict", action="store_true", help="exit 1 if any page failed")
 
     x = sub.add_parser("export", help="export articles")

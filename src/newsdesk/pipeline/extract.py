@@ -14,7 +14,6 @@ huge Markdown row, and repeats the title as the first heading.
 
 from __future__ import annotations
 
-import codecs
 import logging
 import re
 import unicodedata
@@ -37,16 +36,15 @@ from trafilatura.metadata import (
     extract_sitename,
 )
 from trafilatura.settings import Document
-from trafilatura.utils import LANGID_FLAG, language_classifier, load_html
+from trafilatura.utils import LANGID_FLAG, language_classifier
 
-from newsdesk.pipeline.encoding import decode_body
+from newsdesk.pipeline.htmldoc import MAX_INPUT_BYTES, ExtractionError, as_text, parse
+from newsdesk.pipeline.sitetemplate import PageBlocks, TemplateView, strip_template
 from newsdesk.pipeline.urls import host_of, registrable_domain
 
 __all__ = ["Extracted", "ExtractionError", "MAX_INPUT_BYTES", "extract"]
 
 LOGGER = logging.getLogger(__name__)
-
-MAX_INPUT_BYTES = 10 * 1024 * 1024
 
 # htmldate returns naive times when the page gives no offset; %z is then empty.
 _ISO = "%Y-%m-%dT%H:%M:%S%z"
@@ -68,69 +66,9 @@ class Extracted:
     # The page asks not to be archived (<meta name="robots|newsdesk" content="noarchive">):
     # we keep title and link only.
     noarchive: bool = False
-
-
-class ExtractionError(ValueError):
-    """The input cannot be treated as an HTML document (empty, binary, too large, undecodable)."""
-
-
-# --------------------------------------------------------------------------- input / decoding
-
-_BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x1f\x8b", "gzip-compressed data (decode Content-Encoding first)"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed data (decode Content-Encoding first)"),
-    (b"%PDF-", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive / office document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"RIFF", "a RIFF (WebP/WAV/AVI) file"),
-    (b"\x00\x00\x00", "binary data"),
-)
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-_UTF16_32_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # also prefixes of the UTF-32 BOMs
-
-
-def _as_text(html: str | bytes, charset: str | None = None) -> str:
-    if isinstance(html, bytes | bytearray | memoryview):
-        body = bytes(html)
-        if len(body) > MAX_INPUT_BYTES:
-            raise ExtractionError(f"input too large: {len(body)} bytes > {MAX_INPUT_BYTES}")
-        if body.isspace() or not body:
-            raise ExtractionError("empty input")
-        for magic, what in _BINARY_MAGIC:
-            if body.startswith(magic):
-                raise ExtractionError(f"binary input: looks like {what}")
-        if not body.startswith(_UTF16_32_BOMS) and b"\x00" in body[:65536]:
-            raise ExtractionError("binary input: NUL bytes in content")
-        # decode_body prefers valid UTF-8 over a stale <meta charset> (CMSs re-encode pages).
-        text = decode_body(body, charset, "text/html")
-    elif isinstance(html, str):
-        if len(html) > MAX_INPUT_BYTES:
-            raise ExtractionError(f"input too large: {len(html)} characters > {MAX_INPUT_BYTES}")
-        text = html
-    else:
-        raise ExtractionError(f"expected str or bytes, got {type(html).__name__}")
-    text = text.lstrip("\ufeff")
-    if not text or text.isspace():
-        raise ExtractionError("empty input")
-    # binary content shows itself early; scanning the head keeps this check cheap
-    head = text[:8192]
-    if "\x00" in head or len(_CONTROL_CHARS.findall(head)) > max(8, len(head) // 100):
-        raise ExtractionError("binary input: control characters in content")
-    if head.count("\ufffd") > max(8, len(head) // 10):
-        raise ExtractionError("undecodable input: mostly invalid characters for any charset")
-    return text
-
-
-def _parse(text: str) -> HtmlElement:
-    tree = load_html(text)
-    if tree is None:
-        # trafilatura refuses fragments ("<p>x</p>" alone): give them a document around
-        tree = load_html(f"<html><body>{text}</body></html>")
-    if tree is None:
-        raise ExtractionError("input could not be parsed as HTML")
-    return tree
+    # The page's template fingerprint, computed when a site template was given: the caller
+    # learns it into the site's model (see newsdesk.pipeline.sitetemplate).
+    blocks: PageBlocks | None = None
 
 
 # --------------------------------------------------------------------------- metadata helpers
@@ -722,7 +660,7 @@ def _find_date(tree: HtmlElement, url: str | None, original: bool) -> str | None
 
 # Below this many characters of main text, trafilatura's fast result is doubted and the page is
 # extracted again with its fallback extractors (readability/jusText comparison). Measured on the
-# gold sets (bench/extraction_quality.py): always-fallback F1 big9 0.950 / fundus 0.942 /
+# gold sets (bench/extraction.py): always-fallback F1 big9 0.950 / fundus 0.942 /
 # newspaper4k 0.903 at 0.87-0.94x bare speed; never 0.950 / 0.932 / 0.881 at 1.06-1.24x; this
 # threshold 0.950 / 0.938 / 0.903 at 0.88-1.09x.
 FALLBACK_BELOW_CHARS = 1000
@@ -755,15 +693,24 @@ def _main_body(tree: HtmlElement, url: str | None) -> _Element | None:
 # --------------------------------------------------------------------------- main entry point
 
 
-def extract(html: str | bytes, url: str | None = None, charset: str | None = None) -> Extracted:
+def extract(
+    html: str | bytes,
+    url: str | None = None,
+    charset: str | None = None,
+    site: TemplateView | None = None,
+) -> Extracted:
     """Extract main text (Markdown) and metadata from one HTML page.
+
+    With ``site`` (the page's site template, possibly still empty), the blocks the site repeats
+    on its other pages are removed before the main text is found, and the result carries the
+    page's fingerprint in ``blocks`` for the caller to learn.
 
     Raises :class:`ExtractionError` for empty, binary, oversized or undecodable input; broken
     markup yields whatever could be recovered (possibly an empty text). `charset` is the HTTP
     header's, for bytes input.
     """
-    source = _as_text(html, charset)
-    tree = _parse(source)
+    source = as_text(html, charset)
+    tree = parse(source)
     declared = _declared_canonical(tree, url)
     page_url = url or declared
 
@@ -779,6 +726,11 @@ def extract(html: str | bytes, url: str | None = None, charset: str | None = Non
 
     outlets = _outlet_names(doc.sitename, page_url)
     title = _strip_site_suffix(doc.title, outlets) or None
+    blocks = None
+    if site is not None:
+        # after the metadata: a byline or date line that recurs is template for the text, not
+        # for the metadata
+        blocks, _removed = strip_template(tree, site)
     text = _to_markdown(_main_body(tree, url), title)
     language = _markup_language(tree)
     if language is None and LANGID_FLAG and len(text) > 200:
@@ -797,4 +749,5 @@ def extract(html: str | bytes, url: str | None = None, charset: str | None = Non
         categories=tuple(dict.fromkeys(c.strip() for c in doc.categories or () if c.strip())),
         text=text,
         noarchive=_meta_noarchive(tree),
+        blocks=blocks,
     )

@@ -1,0 +1,81 @@
+"""An HTML page as input: checked, decoded and parsed once (shared by extraction and the
+site template). Bytes are refused early when they are not a document (empty, binary, too large,
+undecodable) with an :class:`ExtractionError` that says why.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from lxml.html import HtmlElement
+from trafilatura.utils import load_html
+
+from newsdesk.pipeline.encoding import decode_body
+
+__all__ = ["MAX_INPUT_BYTES", "ExtractionError", "as_text", "parse"]
+
+MAX_INPUT_BYTES = 10 * 1024 * 1024
+
+
+class ExtractionError(ValueError):
+    """The input cannot be treated as an HTML document (empty, binary, too large, undecodable)."""
+
+
+# --------------------------------------------------------------------------- input / decoding
+
+_BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip-compressed data (decode Content-Encoding first)"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data (decode Content-Encoding first)"),
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive / office document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"RIFF", "a RIFF (WebP/WAV/AVI) file"),
+    (b"\x00\x00\x00", "binary data"),
+)
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_UTF16_32_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # also prefixes of the UTF-32 BOMs
+
+
+def as_text(html: str | bytes, charset: str | None = None) -> str:
+    if isinstance(html, bytes | bytearray | memoryview):
+        body = bytes(html)
+        if len(body) > MAX_INPUT_BYTES:
+            raise ExtractionError(f"input too large: {len(body)} bytes > {MAX_INPUT_BYTES}")
+        if body.isspace() or not body:
+            raise ExtractionError("empty input")
+        for magic, what in _BINARY_MAGIC:
+            if body.startswith(magic):
+                raise ExtractionError(f"binary input: looks like {what}")
+        if not body.startswith(_UTF16_32_BOMS) and b"\x00" in body[:65536]:
+            raise ExtractionError("binary input: NUL bytes in content")
+        # decode_body prefers valid UTF-8 over a stale <meta charset> (CMSs re-encode pages).
+        text = decode_body(body, charset, "text/html")
+    elif isinstance(html, str):
+        if len(html) > MAX_INPUT_BYTES:
+            raise ExtractionError(f"input too large: {len(html)} characters > {MAX_INPUT_BYTES}")
+        text = html
+    else:
+        raise ExtractionError(f"expected str or bytes, got {type(html).__name__}")
+    text = text.lstrip("\ufeff")
+    if not text or text.isspace():
+        raise ExtractionError("empty input")
+    # binary content shows itself early; scanning the head keeps this check cheap
+    head = text[:8192]
+    if "\x00" in head or len(_CONTROL_CHARS.findall(head)) > max(8, len(head) // 100):
+        raise ExtractionError("binary input: control characters in content")
+    if head.count("\ufffd") > max(8, len(head) // 10):
+        raise ExtractionError("undecodable input: mostly invalid characters for any charset")
+    return text
+
+
+def parse(text: str) -> HtmlElement:
+    tree = load_html(text)
+    if tree is None:
+        # trafilatura refuses fragments ("<p>x</p>" alone): give them a document around
+        tree = load_html(f"<html><body>{text}</body></html>")
+    if tree is None:
+        raise ExtractionError("input could not be parsed as HTML")
+    return tree

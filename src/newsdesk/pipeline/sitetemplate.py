@@ -1,0 +1,386 @@
+"""Site template learning: what recurs across a site's pages is not article text.
+
+A single-page extractor cannot tell an ad marker, a syndication disclaimer, an author box, a
+calendar or a pagination row from the article: each looks like a short paragraph. Across many
+pages of one site they give themselves away by recurring. A page is fingerprinted as its *leaf
+blocks* (block elements with no block inside): each block's key is its DOM path (tags, ids and
+classes of its ancestors, digits folded) together with its whitespace- and digit-folded text.
+A :class:`SiteTemplate` counts on how many of the site's pages each key occurs, and removes from
+a new page the blocks that are the site's template:
+
+- the same text at the same place (same DOM path) on at least ``MIN_PAGES`` other pages; long
+  text (more than ``SHORT_WORDS`` words) must also be a quarter of what that place holds across
+  the site or be on half its recent pages: a sentence quoted in a few articles is not
+  boilerplate, a disclaimer under every page is;
+- any text in a *template slot*: a DOM path seen on many pages whose content there mostly
+  recurs (an author box, a calendar of this month): a new author's box or next month's calendar
+  goes too, while the article body's path, whose paragraphs are unique, never qualifies.
+
+Text alone never decides: the same sentence in the article body of one page and in a sidebar of
+others has two different keys. The model is bounded (``MAX_KEYS`` keys, least useful dropped
+first) and ages: keys not seen for ``WINDOW`` pages are forgotten, so a redesigned site's old
+template fades while the new one is learnt from its third page on.
+
+Why hand-written: the libraries that extract main text (trafilatura, readability, jusText,
+resiliparse) all work on one page at a time; none keeps a per-site model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from lxml import etree
+from lxml.html import HtmlElement
+
+from newsdesk.pipeline.htmldoc import as_text, parse
+
+__all__ = ["CompiledTemplate", "LeaveOneOut", "TemplateView", "PageBlocks", "SiteTemplate", "page_blocks", "tree_blocks", "strip_template"]
+
+MIN_PAGES = 3  # other pages a block must recur on
+SHORT_WORDS = 12  # longer texts need to recur on a share of the pages as well
+LONG_SHARE = 0.25  # ... of all the text its DOM path holds on the site's pages
+EVERYWHERE = 0.5  # ... or on this share of the recent pages
+SLOT_PAGES = 5  # a template slot: a path on at least this many pages ...
+SLOT_SHARE = 0.8  # ... whose occurrences are recurring text at least this often
+LABEL_WORDS = 6  # a recurring block this short may label a section (a heading) ...
+LINK_SHARE = 0.6  # ... which goes too when it is then mostly links ...
+MAX_SECTION_CHARS = 3000  # ... and not long
+WINDOW = 200  # pages after which an unseen key is forgotten
+MAX_KEYS = 6000  # per site: ~150 kB on disk
+
+# Blocks: elements that start a new block of text. A leaf block holds no other block.
+_BLOCK_TAGS = frozenset(
+    ["p", "div", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "blockquote", "pre", "figcaption", "caption", "section", "article", "aside", "header", "footer", "nav", "ul", "ol", "dl", "table", "tr", "tbody", "thead", "tfoot", "form", "address", "center", "figure", "details", "summary", "main", "fieldset", "legend", "iframe"]
+)
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "svg", "math"})
+_DIGITS = re.compile(r"\d+")
+_MAX_TEXT = 300  # characters of a block's text that make its key
+_PATH_DEPTH = 10  # ancestors that make a path: deeper wrappers change without a redesign
+
+
+def _stable_hash(data: str) -> int:
+    # Python's hash() of str is salted per process; the model is persisted and shared between
+    # worker processes, so keys need a stable hash.
+    return int.from_bytes(hashlib.blake2b(data.encode(), digest_size=8).digest(), "little") >> 1
+
+
+def _step(el: HtmlElement) -> str:
+    tag = el.tag
+    ident = el.get("id")
+    cls = el.get("class")
+    if not ident and not cls:
+        return tag
+    step = tag
+    if ident:
+        step += "#" + _DIGITS.sub("0", ident)
+    if cls:
+        step += "." + ".".join(sorted(_DIGITS.sub("0", c) for c in cls.split()[:3]))
+    return step
+
+
+@dataclass(frozen=True)
+class PageBlocks:
+    """A page's template fingerprint: the (key, path) of each distinct leaf block."""
+
+    keys: tuple[int, ...]
+    paths: tuple[int, ...]  # parallel to keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def _walk(tree: HtmlElement) -> list[tuple[HtmlElement, int, int, int]]:
+    """Leaf blocks of ``tree`` as (element, key, path hash, words), in document order."""
+    root = tree.find("body")
+    if root is None:
+        root = tree
+    out: list[tuple[HtmlElement, int, int, int]] = []
+    # stack entries: [element, path string, holds a block]
+    stack: list[list] = []
+    skipping: HtmlElement | None = None
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        tag = el.tag
+        if not isinstance(tag, str):  # comments, processing instructions
+            continue
+        if skipping is not None:
+            if event == "end" and el is skipping:
+                skipping = None
+            continue
+        if event == "start":
+            if tag in _SKIP_TAGS:
+                skipping = el
+                continue
+            parent_path = stack[-1][1] if stack else ""
+            path = f"{parent_path}/{_step(el)}"
+            if tag in _BLOCK_TAGS and stack:
+                for entry in reversed(stack):
+                    if entry[2]:
+                        break
+                    entry[2] = True
+            stack.append([el, path, False])
+            continue
+        entry = stack.pop()
+        if tag not in _BLOCK_TAGS or entry[2]:
+            continue
+        text = " ".join(el.text_content().split())
+        if not text:
+            continue
+        folded = _DIGITS.sub("0", text[:_MAX_TEXT])
+        path = "/".join(entry[1].rsplit("/", _PATH_DEPTH)[-_PATH_DEPTH:])
+        path_hash = _stable_hash(path)
+        out.append((el, _stable_hash(f"{path}\x00{folded}"), path_hash, text.count(" ") + 1))
+    return out
+
+
+def tree_blocks(tree: HtmlElement) -> PageBlocks:
+    """The fingerprint of a parsed page."""
+    seen: dict[int, int] = {}
+    for _el, key, path, _words in _walk(tree):
+        seen.setdefault(key, path)
+    return PageBlocks(tuple(seen), tuple(seen.values()))
+
+
+def page_blocks(html: str | bytes, url: str | None = None, charset: str | None = None) -> PageBlocks:
+    """Decode, parse and fingerprint one page (raises ``ExtractionError`` like extraction)."""
+    del url  # the fingerprint depends on the markup alone; kept for a uniform signature
+    return tree_blocks(parse(as_text(html, charset)))
+
+
+_RECORD = struct.Struct("<qqII")  # key, path, pages seen on, last page number
+_MAGIC = b"NDST1"
+
+
+class SiteTemplate:
+    """One site's learnt template: on how many pages each leaf block occurs."""
+
+    def __init__(self) -> None:
+        self.pages = 0
+        # key -> [pages it occurs on, path hash, number of the page that last had it]
+        self._keys: dict[int, list[int]] = {}
+        self._totals: dict[int, list[int]] | None = None  # derived, cleared on change
+
+    # ------------------------------------------------------------------ learning
+
+    def learn(self, blocks: PageBlocks) -> None:
+        self.pages += 1
+        n = self.pages
+        table = self._keys
+        for key, path in zip(blocks.keys, blocks.paths, strict=True):
+            entry = table.get(key)
+            if entry is None:
+                table[key] = [1, path, n]
+            else:
+                entry[0] += 1
+                entry[2] = n
+        self._totals = None
+        if len(table) > MAX_KEYS or n % 50 == 0:
+            self._forget()
+
+    def _forget(self) -> None:
+        """Drop keys not seen for WINDOW pages, then the least useful beyond MAX_KEYS."""
+        oldest = self.pages - WINDOW
+        table = {k: v for k, v in self._keys.items() if v[2] > oldest}
+        if len(table) > MAX_KEYS:
+            # recurring keys first, then the most recently seen among one-offs
+            ranked = sorted(table.items(), key=lambda kv: (kv[1][0] >= 2, kv[1][2]), reverse=True)
+            table = dict(ranked[:MAX_KEYS])
+        self._keys = table
+        self._totals = None
+
+    def without(self, blocks: PageBlocks) -> LeaveOneOut:
+        """The template as if ``blocks`` had not been learnt (leave-one-out evaluation, or a
+        batch that learnt every page before extracting each). A view: nothing is copied."""
+        return LeaveOneOut(self, blocks)
+
+    # ------------------------------------------------------------------ judging
+
+    def _path_totals(self) -> dict[int, list[int]]:
+        """path -> [occurrences on pages, occurrences of recurring text]"""
+        if self._totals is None:
+            totals: dict[int, list[int]] = {}
+            for count, path, _last in self._keys.values():
+                entry = totals.setdefault(path, [0, 0])
+                entry[0] += count
+                if count >= MIN_PAGES:
+                    entry[1] += count
+            self._totals = totals
+        return self._totals
+
+    def count(self, key: int) -> int:
+        entry = self._keys.get(key)
+        return entry[0] if entry is not None else 0
+
+    def path_of(self, key: int) -> int | None:
+        entry = self._keys.get(key)
+        return entry[1] if entry is not None else None
+
+    def is_template(self, key: int, path: int, words: int) -> bool:
+        total, recurring = self._path_totals().get(path, (0, 0))
+        return _recurs(self.count(key), words, self.pages, total) or _slot(total, recurring)
+
+    def compiled(self) -> CompiledTemplate:
+        """The template's verdicts as small sets, cheap to send to an extraction process."""
+        totals = self._path_totals()
+        short: set[int] = set()
+        long: set[int] = set()
+        for key, (count, path, _last) in self._keys.items():
+            if count < MIN_PAGES:
+                continue
+            short.add(key)
+            if _recurs(count, SHORT_WORDS + 1, self.pages, totals[path][0]):
+                long.add(key)
+        slots = {path for path, (total, recurring) in totals.items() if _slot(total, recurring)}
+        return CompiledTemplate(self.pages, frozenset(short), frozenset(long), frozenset(slots))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    # ------------------------------------------------------------------ persistence
+
+    def to_bytes(self) -> bytes:
+        body = b"".join(_RECORD.pack(k, p, c, last) for k, (c, p, last) in self._keys.items())
+        return _MAGIC + struct.pack("<I", self.pages) + zlib.compress(body, 6)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SiteTemplate:
+        """Load a persisted template; anything unreadable gives an empty one (relearnt)."""
+        template = cls()
+        if not data.startswith(_MAGIC):
+            return template
+        try:
+            (pages,) = struct.unpack_from("<I", data, len(_MAGIC))
+            body = zlib.decompress(data[len(_MAGIC) + 4 :])
+        except (struct.error, zlib.error):
+            return template
+        template.pages = pages
+        for k, p, c, last in _RECORD.iter_unpack(body[: len(body) - len(body) % _RECORD.size]):
+            template._keys[k] = [c, p, last]
+        return template
+
+
+def _recurs(count: int, words: int, pages: int, path_total: int) -> bool:
+    """Recurring text: short, or long and either a good share of what its DOM path holds (a
+    disclaimer's own element) or on half the recent pages (a disclaimer among the paragraphs)."""
+    if count < MIN_PAGES:
+        return False
+    return (
+        words <= SHORT_WORDS
+        or count >= LONG_SHARE * path_total
+        or count >= EVERYWHERE * min(pages, WINDOW)
+    )
+
+
+def _slot(total: int, recurring: int) -> bool:
+    return recurring >= SLOT_PAGES and recurring >= SLOT_SHARE * total
+
+
+class LeaveOneOut:
+    """A :class:`SiteTemplate` minus one learnt page, without copying it."""
+
+    def __init__(self, base: SiteTemplate, blocks: PageBlocks) -> None:
+        self.base = base
+        self.pages = max(base.pages - 1, 0)
+        self._excluded = set(blocks.keys)
+        # the excluded page's share of its paths' totals
+        delta: dict[int, list[int]] = {}
+        for key in self._excluded:
+            count = base.count(key)
+            path = base.path_of(key)
+            if path is None:
+                continue
+            entry = delta.setdefault(path, [0, 0])
+            entry[0] += 1
+            if count >= MIN_PAGES:
+                # the key stops recurring (all its occurrences leave) or loses one
+                entry[1] += count if count - 1 < MIN_PAGES else 1
+        self._delta = delta
+
+    def count(self, key: int) -> int:
+        return self.base.count(key) - (key in self._excluded)
+
+    def is_template(self, key: int, path: int, words: int) -> bool:
+        total, recurring = self.base._path_totals().get(path, (0, 0))
+        d_total, d_recurring = self._delta.get(path, (0, 0))
+        total, recurring = total - d_total, recurring - d_recurring
+        return _recurs(self.count(key), words, self.pages, total) or _slot(total, recurring)
+
+
+@dataclass(frozen=True)
+class CompiledTemplate:
+    """What a :class:`SiteTemplate` removes, frozen: recurring keys (short and long text) and
+    template slots. Same verdicts as the template it was compiled from."""
+
+    pages: int
+    short: frozenset[int]
+    long: frozenset[int]
+    slots: frozenset[int]
+
+    def is_template(self, key: int, path: int, words: int) -> bool:
+        return (key in self.long or (words <= SHORT_WORDS and key in self.short)
+                or path in self.slots)
+
+
+TemplateView = SiteTemplate | LeaveOneOut | CompiledTemplate
+
+
+def strip_template(tree: HtmlElement, template: TemplateView) -> tuple[PageBlocks, int]:
+    """Remove the site's template blocks from ``tree`` in place.
+
+    Returns the page's fingerprint (to learn it afterwards) and how many blocks were removed.
+    With an empty template nothing is removed; the fingerprint is computed either way.
+    """
+    blocks = _walk(tree)
+    removed = 0
+    seen: dict[int, int] = {}
+    labels: list[HtmlElement] = []
+    for el, key, path, words in blocks:
+        seen.setdefault(key, path)
+        if template.pages >= MIN_PAGES and template.is_template(key, path, words):
+            if words <= LABEL_WORDS:
+                parent = el.getparent()
+                if parent is not None:
+                    labels.append(parent)
+            _drop(el)
+            removed += 1
+    for section in labels:
+        if section.getparent() is None:
+            continue  # already gone with another section
+        # the label's wrapper may hold nothing else: look up to three levels for the section
+        best = None
+        for _ in range(3):
+            if section is None or section.tag in ("body", "html") or not _link_list(section):
+                break
+            best, section = section, section.getparent()
+        if best is not None:
+            _drop(best)
+    return PageBlocks(tuple(seen), tuple(seen.values())), removed
+
+
+def _link_list(section: HtmlElement) -> bool:
+    """A section that, its recurring label gone, is a list of links (related stories, "from
+    other sites", "top stories"): the label marked it as the site's template."""
+    text = " ".join(section.text_content().split())
+    if not text or len(text) > MAX_SECTION_CHARS:
+        return False
+    linked = sum(len(" ".join(a.text_content().split())) for a in section.iter("a"))
+    return linked >= LINK_SHARE * len(text)
+
+
+def _drop(el: HtmlElement) -> None:
+    """Remove ``el`` with its subtree but keep its tail text (which belongs to the parent)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    el.drop_tree()
+
+
+def learn_all(pages: Iterable[PageBlocks]) -> SiteTemplate:
+    template = SiteTemplate()
+    for blocks in pages:
+        template.learn(blocks)
+    return template

@@ -1,0 +1,193 @@
+"""Site template learning: a site's recurring blocks leave, the article stays."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from newsdesk.pipeline.extract import ExtractionError, extract
+from newsdesk.pipeline.sitetemplate import (
+    MAX_KEYS,
+    WINDOW,
+    SiteTemplate,
+    page_blocks,
+)
+
+DISCLAIMER = (
+    "Denial of responsibility! Daily Bugle Online is an automatic aggregator of the all world's "
+    "media. In each content, the hyperlink to the primary source is specified. All trademarks "
+    "belong to their rightful owners, all materials to their authors."
+)
+AUTHORS = {
+    "Mara Quill": "Mara Quill covers city hall and transport for the Bugle since 2019.",
+    "Tom Fenwick": "Tom Fenwick writes about science, health and the rivers of the region.",
+}
+WORDS = ["council", "harbour", "budget", "ferry", "bridge", "teachers", "orchard", "festival", "tunnel", "rainfall", "archive", "stadium", "railway", "museum", "clinic", "library", "market", "tower", "garden", "canal", "factory", "vineyard"]
+
+
+def _sentence(rng: random.Random, n: int = 18) -> str:
+    words = [rng.choice(WORDS) for _ in range(n)]
+    return " ".join(words).capitalize() + "."
+
+
+def _calendar(month: int) -> str:
+    days = "".join(f"<td>{d}</td>" + ("</tr><tr>" if d % 7 == 0 else "") for d in range(1, 31))
+    return f'<table class="cal"><caption>Month {month} 2026</caption><tr>{days}</tr></table>'
+
+
+def site_page(i: int, *, quote: str | None = None, table: bool = False) -> str:
+    rng = random.Random(i)
+    author = list(AUTHORS)[i % 2]
+    paras = [_sentence(rng) for _ in range(6)]
+    if quote:
+        paras.insert(2, quote)
+    body = "".join(f"<p>{p}</p>" for p in paras[:3])
+    body += '<div class="xv"><span>ADVERTISEMENT</span></div>'
+    body += "".join(f"<p>{p}</p>" for p in paras[3:])
+    if table:
+        body += (
+            "<table><tr><th>Factor</th><th>Impact</th></tr>"
+            "<tr><td>Rainfall</td><td>High on the harbour</td></tr>"
+            "<tr><td>Budget</td><td>Low for the tunnel</td></tr></table>"
+        )
+    return f"""<!doctype html><html lang="en"><head><title>Story {i} | Daily Bugle</title>
+<meta property="og:site_name" content="Daily Bugle"></head><body>
+<header><nav><a href="/">Home</a> <a href="/city">City</a> <a href="/science">Science</a></nav></header>
+<main><article>
+<h1>Story number {i} about the {rng.choice(WORDS)}</h1>
+<div class="txt">{body}
+<div class="kq"><p class="kr">{author}</p><p class="ks">{AUTHORS[author]}</p></div>
+<p class="kt">{DISCLAIMER}</p>
+<p class="ku"><a href="?p=1">1</a> <a href="?p=2">2</a> <a href="?p=3">3</a> Next page</p>
+{_calendar(1 + i // 20)}
+</div></article></main>
+<footer><p>Copyright 2026 Daily Bugle. All rights reserved.</p></footer>
+</body></html>"""
+
+
+BOILERPLATE = ["ADVERTISEMENT", "Denial of responsibility", "Next page", "covers city hall",
+               "writes about science", "Month 1 2026"]
+
+
+def _learnt(pages: range) -> SiteTemplate:
+    template = SiteTemplate()
+    for i in pages:
+        template.learn(page_blocks(site_page(i)))
+    return template
+
+
+def test_seed_case_pages_of_one_site_come_out_clean() -> None:
+    template = _learnt(range(6))
+    html = site_page(100, table=True)
+    single = extract(html).text
+    learnt = extract(html, site=template)
+
+    # the single-page extractor leaks the site's blocks (else this test could not fail)
+    assert [b for b in BOILERPLATE if b in single]
+    assert [b for b in BOILERPLATE if b in learnt.text] == []
+    rng = random.Random(100)
+    for para in [_sentence(rng) for _ in range(6)]:
+        assert para in learnt.text
+    # the article's table stays a Markdown table
+    assert "| Factor | Impact |" in learnt.text
+    assert "| Rainfall | High on the harbour |" in learnt.text
+    assert learnt.blocks is not None and len(learnt.blocks) > 0
+
+
+def test_a_quote_in_two_articles_is_not_boilerplate() -> None:
+    quote = ("The mayor said the ferry would run every hour again from the spring on, whatever "
+             "the budget.")
+    template = SiteTemplate()
+    for i in range(8):
+        template.learn(page_blocks(site_page(i, quote=quote if i in (3, 5) else None)))
+    assert quote in extract(site_page(200, quote=quote), site=template).text
+
+
+def test_a_recurring_long_paragraph_in_few_pages_stays() -> None:
+    # Three of thirty articles carry the same long background paragraph at the same place:
+    # recurring text, but long and on few pages: it belongs to those articles.
+    background = " ".join(["The tunnel project was approved in 2019 after a decade of debate"] * 2)
+    template = SiteTemplate()
+    for i in range(30):
+        template.learn(page_blocks(site_page(i, quote=background if i in (2, 9, 17) else None)))
+    assert "approved in 2019" in extract(site_page(300, quote=background), site=template).text
+
+
+def test_a_new_author_box_in_a_learnt_slot_goes_too() -> None:
+    template = _learnt(range(10))
+    html = site_page(11).replace("Tom Fenwick", "Ines Varga").replace(
+        AUTHORS["Tom Fenwick"], "Ines Varga reports on courts and the police of the valley."
+    )
+    assert "Ines Varga reports" not in extract(html, site=template).text
+
+
+def test_nothing_is_removed_before_three_pages() -> None:
+    template = _learnt(range(2))
+    assert "Denial of responsibility" in extract(site_page(50), site=template).text
+
+
+def test_leave_one_out_equals_learning_the_others() -> None:
+    blocks = [page_blocks(site_page(i)) for i in range(7)]
+    everything = SiteTemplate()
+    for b in blocks:
+        everything.learn(b)
+    others = SiteTemplate()
+    for b in blocks[:3] + blocks[4:]:
+        others.learn(b)
+    html = site_page(3)
+    assert extract(html, site=everything.without(blocks[3])).text == extract(html, site=others).text
+
+
+def test_template_survives_a_redesign() -> None:
+    template = _learnt(range(WINDOW + 10))
+    # new design: other class names, a new disclaimer wording
+    def redesigned(i: int) -> str:
+        return (site_page(i).replace('"kt"', '"legal"').replace('"xv"', '"promo"')
+                .replace("Denial of responsibility!", "Notice:"))
+    for i in range(1000, 1004):
+        template.learn(page_blocks(redesigned(i)))
+    text = extract(redesigned(2000), site=template).text
+    assert "Notice:" not in text and "ADVERTISEMENT" not in text
+    # after a window of new pages, the old design's keys are forgotten
+    for i in range(3000, 3000 + WINDOW + 60):
+        template.learn(page_blocks(redesigned(i)))
+    assert len(template) <= MAX_KEYS
+    assert "Denial of responsibility" in extract(site_page(5000), site=template).text
+
+
+def test_model_is_bounded_and_round_trips() -> None:
+    template = SiteTemplate()
+    for i in range(400):
+        template.learn(page_blocks(site_page(i)))
+    assert len(template) <= MAX_KEYS
+    data = template.to_bytes()
+    assert len(data) < 200_000
+    again = SiteTemplate.from_bytes(data)
+    assert again.pages == template.pages and len(again) == len(template)
+    html = site_page(999)
+    assert extract(html, site=again).text == extract(html, site=template).text
+    # unreadable bytes give an empty template, not a crash
+    assert SiteTemplate.from_bytes(b"garbage").pages == 0
+    assert SiteTemplate.from_bytes(data[:20]).pages == 0
+
+
+def test_compiled_template_gives_the_same_verdicts() -> None:
+    template = _learnt(range(12))
+    compiled = template.compiled()
+    for i in (40, 41, 77):
+        html = site_page(i)
+        assert extract(html, site=compiled).text == extract(html, site=template).text
+    # small enough to ship to an extraction process with every page
+    assert len(compiled.short) + len(compiled.slots) < 200
+
+
+@pytest.mark.parametrize("bad", [b"", b"\x89PNG\r\n\x1a\n....", b"\x00\x00\x00\x01binary"])
+def test_bad_input_is_a_clear_error(bad: bytes) -> None:
+    with pytest.raises(ExtractionError):
+        page_blocks(bad)
+
+
+def test_broken_markup_fingerprints() -> None:
+    blocks = page_blocks(b"<div><p>unclosed <b>bold <div>nested</p></td></table>")
+    assert len(blocks) >= 1
