@@ -178,3 +178,26 @@ def test_real_updated_article_is_a_near_duplicate() -> None:
                                                    for p in s["paragraphs"]]
         docs.append(DedupDoc(key, vers[key]["title"], "\n\n".join(paras)))
     assert dedup(docs) == {"V1": None, "V2": "V1"}
+
+
+def test_batched_shingling_matches_one_text_at_a_time() -> None:
+    from newsdesk.pipeline.dedup import _shingle_batch, shingle_hashes
+
+    texts = ["", "   ", "  Trimmed  text\n\nwith   odd\tspacing  ", "x", "東京都で大きな地震がありました" * 4,
+             "Short one.", "\xa0Non-breaking\xa0spaces and ÉCOLE accents " * 5]
+    batch = _shingle_batch(texts)
+    assert [len(h) for h in batch] == [len(shingle_hashes(t)) for t in texts]
+    for t, h in zip(texts, batch, strict=True):
+        assert h.tolist() == shingle_hashes(t).tolist(), t
+    # No shingle reads across into the next text of the batch.
+    assert _shingle_batch(["alpha beta", "gamma"])[0].tolist() == shingle_hashes("alpha beta").tolist()
+
+
+def test_evicting_docs_that_share_lsh_buckets() -> None:
+    text = " ".join(f"word{i}" for i in range(120))
+    index = NearDuplicateIndex(max_docs=2)
+    for i in range(4):  # identical texts: every band bucket is shared, then emptied in turn
+        index.add(DedupDoc(f"d{i}", "", text))
+    assert len(index) == 2
+    assert index.query(DedupDoc("q", "", text))[0][0] in {"d2", "d3"}
+    assert index.original_of("d3") == "d0"

@@ -79,6 +79,7 @@ MIN_CONTAINED = 25  # shingles (≈ words) the smaller text needs before contain
 COMMON_DF = 5
 DF_HALF_LIFE = 20_000
 _DF_MASK = (1 << 24) - 1
+RARE_REFRESH = 256  # added docs between refreshes of a stored doc's rare shingles
 _SEED = 0x6E657773  # fixed: signatures are reproducible across processes
 
 _M1 = np.uint64(0x9E3779B97F4A7C15)
@@ -114,28 +115,13 @@ def _mix(v: np.ndarray) -> np.ndarray:
     return v
 
 
-def shingle_hashes(text: str, width: int = SHINGLE_BYTES) -> np.ndarray:
-    """32-bit hashes of the word-anchored ``width``-byte shingles (8, 16 or 24), unsorted.
+def _normalise(text: str) -> bytes:
+    # NUL is the document separator of _shingle_batch; str.strip drops what the collapse below
+    # would drop anyway (and a few more Unicode blanks, identically in both paths).
+    return text.lower().replace("\xa0", " ").replace("\0", " ").strip().encode("utf-8")
 
-    32 bits: two 700-shingle texts share ~1e-4 shingles by collision, far below any signal.
-    """
-    raw = np.frombuffer(text.lower().replace("\xa0", " ").encode("utf-8"), dtype=np.uint8)
-    # Collapse whitespace runs to one space (cheaper than split/join on the str): a
-    # whitespace byte is kept only after a non-whitespace byte.
-    ws = _IS_SPACE[raw]
-    keep = ~ws
-    keep[1:] |= ws[1:] & keep[:-1]
-    b = np.where(ws, np.uint8(_SPACE), raw)[keep]
-    n = len(b) - int(len(b) > 0 and b[-1] == _SPACE)
-    if n <= 0:
-        return np.empty(0, dtype=np.uint32)
-    buf = b[:n].tobytes() + _PAD + b"\0" * 8
-    b = np.frombuffer(buf, dtype=np.uint8)
-    starts = np.flatnonzero(b[: n - 1] == _SPACE) + 1
-    if len(starts) * _NO_SPACE_WORDS < n:  # no word separators: anchor at every character
-        starts = np.flatnonzero((b[:n] & 0xC0) != 0x80)
-    else:
-        starts = np.concatenate(([0], starts))
+
+def _hash_starts(buf: bytes, starts: np.ndarray, width: int) -> np.ndarray:
     # Every unaligned 8-byte window of the buffer, as a uint64 view (no copy).
     win = np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, strides=(1,))
     h = _mix(win[starts])
@@ -144,6 +130,68 @@ def shingle_hashes(text: str, width: int = SHINGLE_BYTES) -> np.ndarray:
         nxt = _mix(win[starts + k] ^ np.uint64(k))
         h ^= (nxt << _S33) | (nxt >> np.uint64(31))
     return (h >> _S32).astype(np.uint32)
+
+
+def _collapse(raw: np.ndarray) -> np.ndarray:
+    """Whitespace runs to one space (cheaper than split/join on the str): a whitespace byte is
+    kept only after a non-whitespace byte. Input is stripped, so no space is left at an end."""
+    ws = _IS_SPACE[raw]
+    keep = ~ws
+    keep[1:] |= ws[1:] & keep[:-1]
+    return np.where(ws, np.uint8(_SPACE), raw)[keep]
+
+
+def _shingle_one(data: bytes, width: int) -> np.ndarray:
+    n = len(data)
+    if not n:
+        return np.empty(0, dtype=np.uint32)
+    b = _collapse(np.frombuffer(data, dtype=np.uint8))
+    n = len(b)
+    buf = b.tobytes() + _PAD + b"\0" * 8
+    starts = np.flatnonzero(b[: n - 1] == _SPACE) + 1
+    if len(starts) * _NO_SPACE_WORDS < n:  # no word separators: anchor at every character
+        starts = np.flatnonzero((b & 0xC0) != 0x80)
+    else:
+        starts = np.concatenate(([0], starts))
+    return _hash_starts(buf, starts, width)
+
+
+def shingle_hashes(text: str, width: int = SHINGLE_BYTES) -> np.ndarray:
+    """32-bit hashes of the word-anchored ``width``-byte shingles (8, 16 or 24), unsorted.
+
+    32 bits: two 700-shingle texts share ~1e-4 shingles by collision, far below any signal.
+    """
+    return _shingle_one(_normalise(text), width)
+
+
+def _shingle_batch(texts: Sequence[str], width: int = SHINGLE_BYTES) -> list[np.ndarray]:
+    """``shingle_hashes`` of many texts, identical results: the texts are joined with 16 NUL
+    bytes between them (a shingle reads zeros past its text's end, as for a lone text) so
+    each numpy step runs once per batch instead of once per document; at ~700 words per doc
+    the per-call overhead of ~15 small numpy steps was most of the shingling cost."""
+    data = [_normalise(t) for t in texts]
+    out = [np.empty(0, dtype=np.uint32)] * len(data)
+    full = [i for i, d in enumerate(data) if d]
+    if not full:
+        return out
+    b = _collapse(np.frombuffer(_PAD.join(data[i] for i in full), dtype=np.uint8))
+    buf = b.tobytes() + _PAD + b"\0" * 8
+    nul = b == 0
+    # Doc starts: position 0 and every end of a NUL gap (texts hold no NUL, see _normalise).
+    first = np.concatenate(([0], np.flatnonzero(nul[:-1] & ~nul[1:]) + 1))
+    ends = np.append(first[1:] - len(_PAD), len(b))
+    words = np.flatnonzero(b[:-1] == _SPACE) + 1
+    starts = np.concatenate((first, words))
+    starts.sort(kind="stable")
+    cut = np.searchsorted(starts, first)
+    counts = np.diff(np.append(cut, len(starts)))
+    h = _hash_starts(buf, starts, width)
+    for j, i in enumerate(full):
+        if counts[j] * _NO_SPACE_WORDS < ends[j] - first[j]:  # CJK, Thai: the lone-text path
+            out[i] = _shingle_one(data[i], width)
+        else:
+            out[i] = h[cut[j] : cut[j] + counts[j]]
+    return out
 
 
 def _signatures(hash_sets: Sequence[np.ndarray]) -> np.ndarray:
@@ -260,6 +308,8 @@ class _Entry:
     shingles: np.ndarray  # sorted unique uint32
     bands: np.ndarray  # BANDS uint64 keys
     ref_time: datetime | None
+    rare: np.ndarray | None = None  # shingles not common, as of rare_epoch
+    rare_epoch: int = -1
 
 
 @dataclass
@@ -287,7 +337,9 @@ class NearDuplicateIndex:
         self.window = window
         self.forget_evicted = forget_evicted
         self._live: OrderedDict[str, _Entry] = OrderedDict()
-        self._buckets: dict[int, list[str]] = {}
+        # LSH bucket -> doc id, or a list of ids when shared: most buckets hold one doc, and
+        # 64 small lists per doc made garbage collection a visible cost.
+        self._buckets: dict[int, str | list[str]] = {}
         self._group_id: dict[str, int] = {}  # doc id -> group number (docs in a group only)
         self._groups: dict[int, _Group] = {}
         self._metas: dict[str, DedupDoc] = {}  # metadata of grouped docs (choose_original)
@@ -314,30 +366,44 @@ class NearDuplicateIndex:
         return rare if len(rare) >= MIN_CONTAINED else shingles
 
     def _prepare_many(self, docs: Sequence[DedupDoc]) -> list[tuple[np.ndarray, np.ndarray]]:
-        sets = [_exact_set(shingle_hashes(d.text)) for d in docs]
+        sets = [_exact_set(h) for h in _shingle_batch([d.text for d in docs])]
         if not sets:
             return []
         keys = _band_keys(_signatures([self._sig_input(s) for s in sets]))
         return list(zip(sets, keys, strict=True))
 
-    def _verify(self, a: np.ndarray, a_rare: np.ndarray, b: np.ndarray) -> float:
-        b_rare = self._rare(b)
+    def _rare_of(self, entry: _Entry) -> np.ndarray:
+        # A stored doc's rare shingles are refreshed once per RARE_REFRESH added docs: the
+        # document-frequency lookup is a cache miss per shingle in a 16 MB table, and doing it
+        # for every candidate was the largest cost of a lookup. Templates take several stories
+        # to become common anyway, so the delay changes nothing measurable.
+        epoch = self._adds // RARE_REFRESH
+        if entry.rare is None or entry.rare_epoch != epoch:
+            entry.rare, entry.rare_epoch = self._rare(entry.shingles), epoch
+        return entry.rare
+
+    def _verify(self, a: np.ndarray, a_rare: np.ndarray, b: _Entry) -> float:
+        b_rare = self._rare_of(b)
         if min(len(a_rare), len(b_rare)) >= MIN_CONTAINED:
             return similarity(a_rare, b_rare)
-        return similarity(a, b)
+        return similarity(a, b.shingles)
 
     def _matches(self, doc_id: str, shingles: np.ndarray,
                  bands: np.ndarray) -> list[tuple[str, float]]:
         seen: set[str] = {doc_id}
         out: list[tuple[str, float]] = []
         rare = self._rare(shingles)
+        buckets = self._buckets
         for key in bands.tolist():
-            for other in self._buckets.get(key, ()):
+            got = buckets.get(key)
+            if got is None:
+                continue
+            for other in (got,) if isinstance(got, str) else got:
                 if other in seen:
                     continue
                 seen.add(other)
                 self.candidates_checked += 1
-                sim = self._verify(shingles, rare, self._live[other].shingles)
+                sim = self._verify(shingles, rare, self._live[other])
                 if sim >= self.threshold:
                     out.append((other, sim))
         out.sort(key=lambda t: (-t[1], t[0]))
@@ -371,8 +437,15 @@ class NearDuplicateIndex:
             self._latest = ref
         self._live[doc.id] = _Entry(meta, shingles, bands, ref or self._latest)
         if len(shingles):
+            buckets = self._buckets
             for key in bands.tolist():
-                self._buckets.setdefault(key, []).append(doc.id)
+                got = buckets.get(key)
+                if got is None:
+                    buckets[key] = doc.id
+                elif isinstance(got, str):
+                    buckets[key] = [got, doc.id]
+                else:
+                    got.append(doc.id)
         if matches:
             self._join(meta, [m for m, _ in matches])
         self._evict()
@@ -429,10 +502,15 @@ class NearDuplicateIndex:
             del self._live[doc_id]
             for key in entry.bands.tolist():
                 bucket = self._buckets.get(key)
-                if bucket is not None:
-                    bucket.remove(doc_id)
-                    if not bucket:
+                if bucket is None:
+                    continue
+                if isinstance(bucket, str):
+                    if bucket == doc_id:
                         del self._buckets[key]
+                else:
+                    bucket.remove(doc_id)
+                    if len(bucket) == 1:
+                        self._buckets[key] = bucket[0]
             self._metas.pop(doc_id, None)
             gid = self._group_id.get(doc_id)
             if gid is not None and self.forget_evicted:

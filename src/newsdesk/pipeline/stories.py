@@ -21,6 +21,7 @@ import json
 import math
 import re
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -104,13 +105,31 @@ def _fold(tok: str) -> str:
 _FOLDED: dict[str, str] = {}  # raw token -> folded term ("" for a stop word)
 
 
+# One findall (in C) instead of a match object per token: each token comes with the non-word
+# characters before it, which is all the capital-letter rule needs. A "." sentinel stands for
+# the text's start.
+_TOKEN_CTX = re.compile(r"(\W*)([^\W_]+(?:['’.][^\W_]+)*)")
+_SENTENCE_START = frozenset(".!?\"“‘'—:")
+
+
+def _name_start(sep: str) -> bool:
+    """Whether a capitalised word after ``sep`` reads as a name: a capital at a sentence (or
+    quote) start, or after a paragraph break (3+ blanks), says nothing about a name. An empty
+    ``sep`` (or only 1-2 blanks) follows the previous word."""
+    head = sep.rstrip()
+    if len(sep) - len(head) >= 3:
+        return False
+    return not head or head[-1] not in _SENTENCE_START
+
+
 def _count(text: str, weight: float, tf: dict[str, float], limit: int) -> None:
     n = 0
     cache = _FOLDED
     if len(cache) > 200_000:  # bounded memo of folded forms
         cache.clear()
-    for m in _TOKEN.finditer(text[: min(MAX_CHARS, 12 * limit)]):
-        raw = m.group()
+    plain: list[str] = []
+    named: list[str] = []
+    for sep, raw in _TOKEN_CTX.findall("." + text[: min(MAX_CHARS, 12 * limit)]):
         key = cache.get(raw)
         if key is None:
             low = raw.lower()
@@ -118,16 +137,19 @@ def _count(text: str, weight: float, tf: dict[str, float], limit: int) -> None:
             key = cache[raw] = "" if bad else _fold(low.replace("’", "'"))
         if not key:
             continue
-        w = weight
-        if raw[0].isupper():
-            # A capital at a sentence (or quote) start says nothing about a name.
-            prev = text[max(0, m.start() - 3) : m.start()].rstrip()
-            if prev and prev[-1] not in ".!?\"“‘'—:":
-                w *= CAPS_WEIGHT
-        tf[key] = tf.get(key, 0.0) + w
+        if raw[0].isupper() and _name_start(sep):
+            named.append(key)
+        else:
+            plain.append(key)
         n += 1
         if n >= limit:
             break
+    # Counting in C (Counter) rather than one dict update per token.
+    for key, k in Counter(plain).items():
+        tf[key] = tf.get(key, 0.0) + k * weight
+    caps = weight * CAPS_WEIGHT
+    for key, k in Counter(named).items():
+        tf[key] = tf.get(key, 0.0) + k * caps
 
 
 def features(title: str, text: str) -> dict[str, float]:
@@ -200,7 +222,12 @@ class StoryClusterer:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._win = window.total_seconds()
         self._df: dict[str, float] = {}
+        # log of every _df count, and log(_n + 1): IDF is then one lookup and a subtraction.
+        # It is read ~100 times per article (centroid norms, index terms), where math.log per
+        # read was the clusterer's largest cost.
+        self._logdf: dict[str, float] = {}
         self._n = 0.0  # docs counted in _df (decays with it)
+        self._logn = 0.0
         self._seq = 0
         self._next_sid = 1
         self._now = -math.inf  # stream time: the latest article time seen
@@ -275,18 +302,25 @@ class StoryClusterer:
 
     # -- internals ----------------------------------------------------------------------------
     def _idf(self, term: str) -> float:
-        return math.log((self._n + 1.0) / self._df.get(term, 1.0))
+        return self._logn - self._logdf.get(term, 0.0)
+
+    def _weighted(self, c: dict[str, float]) -> dict[str, float]:
+        """``c`` with the current IDF applied."""
+        logn, logdf = self._logn, self._logdf
+        return {t: w * (logn - logdf.get(t, 0.0)) for t, w in c.items()}
 
     def _vectorise(self, tf: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
         """(unit TF-IDF vector, the same without IDF) of the top ``doc_terms`` terms."""
-        df = self._df
+        df, logdf, log = self._df, self._logdf, math.log
         for term in tf:
-            df[term] = df.get(term, 0.0) + 1.0
+            df[term] = v = df.get(term, 0.0) + 1.0
+            logdf[term] = log(v)
         self._n += 1.0
+        self._logn = log(self._n + 1.0)
         if len(df) > self.max_vocab:
             self._decay()
-        n1 = self._n + 1.0
-        idf = {term: math.log(n1 / df.get(term, 1.0)) for term in tf}
+        logn = self._logn
+        idf = {term: logn - logdf.get(term, 0.0) for term in tf}
         weights = {term: (1.0 + math.log(c)) * idf[term] for term, c in tf.items() if c >= 1.0}
         weights.update({term: c * idf[term] for term, c in tf.items() if c < 1.0})
         if len(weights) > self.doc_terms:
@@ -299,7 +333,7 @@ class StoryClusterer:
     def _norm(self, s: _Story) -> float:
         # Recomputed when IDF has moved (the document count grew by 5%) or the story changed.
         if s.norm_n * 1.05 < self._n or s.norm_n == 0.0:
-            s.norm = math.sqrt(sum((w * self._idf(t)) ** 2 for t, w in s.centroid.items()))
+            s.norm = math.sqrt(sum(w * w for w in self._weighted(s.centroid).values()))
             s.norm_n = self._n
         return s.norm
 
@@ -308,6 +342,11 @@ class StoryClusterer:
         # fade from the statistics the way they fade from the news.
         self._df = {k: v / 2 for k, v in self._df.items() if v >= 2.0}
         self._n /= 2
+        self._relog()
+
+    def _relog(self) -> None:
+        self._logdf = {k: math.log(v) for k, v in self._df.items()}
+        self._logn = math.log(self._n + 1.0)
 
     def _best(self, vec: dict[str, float], t: float
               ) -> tuple[_Story | None, float, list[_Story]]:
@@ -325,7 +364,7 @@ class StoryClusterer:
         else:
             cands = list(hits)
         # Current IDF applies to both sides: the article's own weights carry it once already.
-        q = {term: w * self._idf(term) for term, w in vec.items()}
+        q = self._weighted(vec)
         best, best_sim = None, -1.0
         also: list[_Story] = []  # other stories this article would have joined too
         for sid in cands:
@@ -350,10 +389,12 @@ class StoryClusterer:
         small, large = (a, b) if len(a.centroid) < len(b.centroid) else (b, a)
         lc = large.centroid
         dot = 0.0
+        logn, logdf = self._logn, self._logdf
         for term, w in small.centroid.items():
             lw = lc.get(term)
             if lw is not None:
-                dot += w * lw * self._idf(term) ** 2
+                idf = logn - logdf.get(term, 0.0)
+                dot += w * lw * idf * idf
         na, nb = self._norm(a), self._norm(b)
         return dot / (na * nb) if na > 0 and nb > 0 else 0.0
 
@@ -400,8 +441,12 @@ class StoryClusterer:
         self._reindex(s)
 
     def _reindex(self, s: _Story) -> None:
-        c = s.centroid
-        top = tuple(heapq.nlargest(self.index_terms, c, key=lambda t: c[t] * self._idf(t)))
+        # The IDF-weighted centroid gives both the index terms and the norm: computing the norm
+        # here (the story just changed) saves a second pass over the centroid in _norm.
+        wc = self._weighted(s.centroid)
+        s.norm = math.sqrt(sum(w * w for w in wc.values()))
+        s.norm_n = self._n
+        top = tuple(sorted(wc, key=wc.__getitem__, reverse=True)[: self.index_terms])
         old = set(s.indexed)
         new = set(top)
         index = self._index
@@ -507,6 +552,7 @@ class StoryClusterer:
         self = cls(**p, clock=clock)
         self._df = raw["df"]
         self._n = raw["n"]
+        self._relog()
         self._seq = raw["seq"]
         self._next_sid = raw["next_sid"]
         self._merges = [(a, b) for a, b in raw["merges"]]
