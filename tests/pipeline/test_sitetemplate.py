@@ -114,6 +114,15 @@ def test_a_recurring_long_paragraph_in_few_pages_stays() -> None:
     assert "approved in 2019" in extract(site_page(300, quote=background), site=template).text
 
 
+def test_a_stock_sentence_among_the_paragraphs_stays() -> None:
+    # Short and on many pages, but one of many paragraphs where it sits: article text.
+    stock = "The company did not respond to a request for comment."
+    template = SiteTemplate()
+    for i in range(60):
+        template.learn(page_blocks(site_page(i, quote=stock if i % 10 == 0 else None)))
+    assert stock in extract(site_page(600, quote=stock), site=template).text
+
+
 def test_a_new_author_box_in_a_learnt_slot_goes_too() -> None:
     template = _learnt(range(10))
     html = site_page(11).replace("Tom Fenwick", "Ines Varga").replace(

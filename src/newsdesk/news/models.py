@@ -273,3 +273,16 @@ class ClusterState(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SiteTemplateState(models.Model):
+    """A host's learnt page template (pipeline.sitetemplate.SiteTemplate.to_bytes(): bounded,
+    at most ~150 kB), so a restarted crawler keeps stripping that site's boilerplate."""
+
+    host = models.CharField(max_length=255, unique=True)
+    pages = models.PositiveIntegerField(default=0)
+    data = models.BinaryField()
+    updated = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.host} ({self.pages} pages)"

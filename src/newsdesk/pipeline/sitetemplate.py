@@ -43,6 +43,10 @@ __all__ = ["CompiledTemplate", "LeaveOneOut", "TemplateView", "PageBlocks", "Sit
 
 MIN_PAGES = 3  # other pages a block must recur on
 SHORT_WORDS = 12  # longer texts need to recur on a share of the pages as well
+# Short text among the article's own paragraphs ("The company did not respond to a request for
+# comment.") recurs too: it must be a visible share of what its place holds ("Advertisement"
+# between every article's paragraphs is one in ~15; a stock phrase, one in hundreds).
+SHORT_SHARE = 0.02
 LONG_SHARE = 0.25  # ... of all the text its DOM path holds on the site's pages
 EVERYWHERE = 0.5  # ... or on this share of the recent pages
 SLOT_PAGES = 5  # a template slot: a path on at least this many pages ...
@@ -231,7 +235,8 @@ class SiteTemplate:
         for key, (count, path, _last) in self._keys.items():
             if count < MIN_PAGES:
                 continue
-            short.add(key)
+            if _recurs(count, SHORT_WORDS, self.pages, totals[path][0]):
+                short.add(key)
             if _recurs(count, SHORT_WORDS + 1, self.pages, totals[path][0]):
                 long.add(key)
         slots = {path for path, (total, recurring) in totals.items() if _slot(total, recurring)}
@@ -269,7 +274,7 @@ def _recurs(count: int, words: int, pages: int, path_total: int) -> bool:
     if count < MIN_PAGES:
         return False
     return (
-        words <= SHORT_WORDS
+        (words <= SHORT_WORDS and count >= SHORT_SHARE * path_total)
         or count >= LONG_SHARE * path_total
         or count >= EVERYWHERE * min(pages, WINDOW)
     )
