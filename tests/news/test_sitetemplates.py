@@ -7,7 +7,7 @@ import pytest
 from newsdesk.news.models import SiteTemplateState
 from newsdesk.news.sitetemplates import TemplateStore
 from newsdesk.pipeline.extract import extract
-from newsdesk.pipeline.sitetemplate import page_blocks
+from newsdesk.pipeline.sitetemplate import SiteTemplate, page_blocks
 from tests.pipeline.test_sitetemplate import BOILERPLATE, site_page
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,10 @@ def test_templates_are_learnt_saved_and_reloaded() -> None:
 
 
 def test_memory_bound_saves_evicted_templates() -> None:
-    store = TemplateStore(max_hosts=2)
+    one = SiteTemplate()
+    for i in range(4):
+        one.learn(page_blocks(site_page(i)))
+    store = TemplateStore(max_keys=2 * len(one) + 10)  # room for two such templates
     for host in ("a.example", "b.example", "c.example"):
         for i in range(4):
             store.learn(host, page_blocks(site_page(i)))

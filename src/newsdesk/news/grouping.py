@@ -31,10 +31,10 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db import connections, router, transaction
+from django.db.models import Count, Max, Min, Model, OuterRef, Subquery
 from django.utils import timezone
 
 from newsdesk.news.models import Article, ClusterState, Story
@@ -188,21 +188,88 @@ def _assign_batch(ids: list[int]) -> None:
         with _lock, transaction.atomic():
             live = _get()
             loaded = Article.objects.select_related("source").in_bulk(ids)
-            touched: set[int | None] = set()
+            batch = _Batch()
             for pk in ids:  # the caller's order: publication order
                 a = loaded.get(pk)
                 if a is None:
                     continue
                 try:
-                    with transaction.atomic():  # a savepoint: one bad article spares the rest
-                        touched |= _dedup(live, a)
-                        touched |= _cluster(live, a)
+                    # Each step writes (rarely: copy groups, merges) in its own savepoint, so
+                    # one bad article spares the rest.
+                    batch.touched |= _dedup(live, a)
+                    _cluster(live, a, batch)
                 except Exception:
                     log.exception("grouping article %s failed", pk)
-            for story in Story.objects.filter(pk__in=[t for t in touched if t is not None]):
-                refresh(story)
+            batch.flush(loaded)
     except Exception:
         log.exception("grouping articles %s failed", ids[:5])
+
+
+class _Batch:
+    """The Story bookkeeping of one batch, written once at its end.
+
+    Articles are given their story in memory as the clusterer places them (`pending`: article
+    -> cluster id, resolved at that moment, before a later close could drop the alias); the
+    Story rows are then looked up, created and recounted a few queries per batch instead of
+    several per article.
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[int, int] = {}  # article pk -> cluster id of its story
+        self.headlines: dict[int, str] = {}  # cluster id -> the clusterer's headline
+        self.rows: dict[int, Story] = {}  # cluster id -> Story row, when known
+        self.touched: set[int | None] = set()  # Story pks to recount
+
+    def row(self, cid: int) -> Story:
+        story = self.rows.get(cid)
+        if story is None:
+            story = self.rows[cid] = _story_row(cid)
+        return story
+
+    def merge(self, c: StoryClusterer, absorbed: int, into: int) -> None:
+        target = c.resolve(into)
+        for pk, cid in self.pending.items():
+            if cid == absorbed:
+                self.pending[pk] = target
+        self.headlines.pop(absorbed, None)
+        gone = self.rows.pop(absorbed, None) or Story.objects.filter(cluster_id=absorbed).first()
+        if gone is None:
+            return
+        survivor = self.row(target)
+        Article.objects.filter(story=gone).update(story=survivor)
+        self.touched.discard(gone.pk)
+        gone.delete()
+        self.touched.add(survivor.pk)
+
+    def flush(self, loaded: dict[int, Article]) -> None:
+        cids = set(self.pending.values())
+        need = [cid for cid in cids if cid not in self.rows]
+        for chunk in _batches(need):
+            self.rows.update((s.cluster_id, s) for s in Story.objects.filter(cluster_id__in=chunk))
+        new = [Story(cluster_id=cid, headline=self.headlines.get(cid) or "")
+               for cid in need if cid not in self.rows]
+        if new:
+            created = Story.objects.bulk_create(new)
+            if created and created[0].pk is None:  # a backend returning no ids
+                created = list(Story.objects.filter(cluster_id__in=[s.cluster_id for s in new]))
+            self.rows.update((s.cluster_id, s) for s in created)
+        stories: dict[int, Story] = {}
+        for cid in cids:
+            story = self.rows[cid]
+            headline = self.headlines.get(cid)
+            if headline and headline != story.headline:
+                story.headline = headline
+            stories[story.pk] = story
+        moved = []
+        for pk, cid in self.pending.items():
+            a = loaded[pk]
+            a.story_id = self.rows[cid].pk
+            moved.append(a)
+        _update_rows(Article, moved, ["story"])
+        others = [pk for pk in self.touched if pk is not None and pk not in stories]
+        for chunk in _batches(others):
+            stories.update((s.pk, s) for s in Story.objects.filter(pk__in=chunk))
+        _recount(list(stories.values()))
 
 
 def _dedup(live: _Live, a: Article) -> set[int | None]:
@@ -216,16 +283,17 @@ def _dedup(live: _Live, a: Article) -> set[int | None]:
     members = {int(m) for m in live.index.group_of(key)}
     if len(members) < 2:
         return set()
-    rows = {pk: (story, dup) for pk, story, dup in Article.objects.filter(pk__in=members)
-            .values_list("pk", "story_id", "duplicate_of_id")}
-    orig = int(live.index.original_of(key))
-    if orig not in rows:  # removed (takedown) since it was indexed: the earliest left leads
-        orig = Article.objects.filter(pk__in=list(rows)).order_by("sort_at", "id").values_list(
-            "pk", flat=True).first() or a.pk
-    Article.objects.filter(pk__in=[m for m, (_, dup) in rows.items()
-                                   if m != orig and dup != orig]).update(duplicate_of=orig)
-    if rows.get(orig, (None, None))[1] is not None:
-        Article.objects.filter(pk=orig).update(duplicate_of=None)
+    with transaction.atomic():
+        rows = {pk: (story, dup) for pk, story, dup in Article.objects.filter(pk__in=members)
+                .values_list("pk", "story_id", "duplicate_of_id")}
+        orig = int(live.index.original_of(key))
+        if orig not in rows:  # removed (takedown) since it was indexed: the earliest left leads
+            orig = Article.objects.filter(pk__in=list(rows)).order_by("sort_at", "id").values_list(
+                "pk", flat=True).first() or a.pk
+        Article.objects.filter(pk__in=[m for m, (_, dup) in rows.items()
+                                       if m != orig and dup != orig]).update(duplicate_of=orig)
+        if rows.get(orig, (None, None))[1] is not None:
+            Article.objects.filter(pk=orig).update(duplicate_of=None)
     a.duplicate_of_id = None if a.pk == orig else orig
     return {story for story, _ in rows.values()}
 
@@ -235,53 +303,94 @@ def _story_row(sid: int) -> Story:
     return story
 
 
-def _cluster(live: _Live, a: Article) -> set[int | None]:
-    """Put `a` in its story (merges applied); returns the ids of the stories it touched."""
+def _cluster(live: _Live, a: Article, batch: _Batch) -> None:
+    """Put `a` in its story (in `batch`, merges applied at once)."""
     if a.story_id is not None:
-        return {a.story_id}  # an update: the article keeps its story
+        batch.touched.add(a.story_id)  # an update: the article keeps its story
+        return
     c = live.clusterer
     sid = c.add(StoryDoc(id=str(a.pk), title=a.title or "",
                          text="" if a.withheld else a.text, published=a.published,
                          source=_source_name(a)))
     live.dirty = True
-    touched: set[int | None] = set()
-    for absorbed, into in c.drain_merges():
-        gone = Story.objects.filter(cluster_id=absorbed).first()
-        if gone is None:
-            continue
-        survivor = _story_row(c.resolve(into))
-        Article.objects.filter(story=gone).update(story=survivor)
-        gone.delete()
-        touched.add(survivor.pk)
+    merges = c.drain_merges()
+    if merges:
+        with transaction.atomic():
+            for absorbed, into in merges:
+                batch.merge(c, absorbed, into)
     sid = c.resolve(sid)
-    story = _story_row(sid)
-    headline = c.story(sid).headline
-    if headline and headline != story.headline:
-        story.headline = headline
-        story.save(update_fields=["headline"])
-    Article.objects.filter(pk=a.pk).update(story=story)
-    a.story_id = story.pk
-    return touched | {story.pk}
+    batch.pending[a.pk] = sid
+    batch.headlines[sid] = c.story(sid).headline
 
 
 def refresh(story: Story) -> Story | None:
     """Recount a story from its articles (bounded by its size); delete it when empty."""
-    agg = Article.objects.filter(story=story).aggregate(
-        n=Count("id"), outlets=Count("source", distinct=True), first=Min("sort_at"),
-        last=Max("sort_at"))
-    if not agg["n"]:
-        story.delete()
-        return None
-    original = (Article.objects.filter(story=story, duplicate_of__isnull=True)
-                .order_by("sort_at", "id").only("id", "title").first())
-    story.article_count, story.outlet_count = agg["n"], agg["outlets"]
-    story.first_seen, story.last_updated = agg["first"], agg["last"]
-    story.original = original
-    if not story.headline and original is not None:
-        story.headline = original.title
-    story.score = story_score(story.outlet_count, story.article_count, story.last_updated)
-    story.save()
-    return story
+    return story if _recount([story]) else None
+
+
+def _recount(stories: list[Story]) -> list[Story]:
+    """Recount stories from their articles, a few queries per 500 stories; delete the emptied.
+
+    Returns the stories kept.
+    """
+    kept: list[Story] = []
+    for chunk in _batches(stories):
+        ids = [s.pk for s in chunk]
+        aggs = {r["story"]: r for r in Article.objects.filter(story__in=ids).order_by()
+                .values("story").annotate(n=Count("id"), outlets=Count("source", distinct=True),
+                                          first=Min("sort_at"), last=Max("sort_at"))}
+        first_original = (Article.objects.filter(story=OuterRef("pk"), duplicate_of__isnull=True)
+                          .order_by("sort_at", "id").values("pk")[:1])
+        originals = dict(Story.objects.filter(pk__in=ids).order_by()
+                         .annotate(o=Subquery(first_original)).values_list("pk", "o"))
+        untitled = [originals[s.pk] for s in chunk
+                    if not s.headline and originals.get(s.pk) is not None]
+        titles = dict(Article.objects.filter(pk__in=untitled).values_list("pk", "title"))
+        empty, changed = [], []
+        for story in chunk:
+            agg = aggs.get(story.pk)
+            if not agg:
+                empty.append(story.pk)
+                continue
+            original = originals.get(story.pk)
+            story.article_count, story.outlet_count = agg["n"], agg["outlets"]
+            story.first_seen, story.last_updated = agg["first"], agg["last"]
+            story.original_id = original
+            if not story.headline and original is not None:
+                story.headline = titles.get(original, "")
+            story.score = story_score(story.outlet_count, story.article_count,
+                                      story.last_updated)
+            changed.append(story)
+        if empty:
+            Story.objects.filter(pk__in=empty).delete()
+        _update_rows(Story, changed, _RECOUNTED)
+        kept += changed
+    return kept
+
+
+_RECOUNTED = ["headline", "article_count", "outlet_count", "first_seen", "last_updated",
+              "original", "score"]
+
+
+def _update_rows(model: type[Model], objs: list[Any], names: list[str]) -> None:
+    """Save these fields of these rows: one prepared UPDATE run for all of them.
+
+    Django's bulk_update builds a CASE per field over every row, which costs more CPU than the
+    per-row UPDATEs it saves; executemany reuses one statement.
+    """
+    if not objs:
+        return
+    fields = [model._meta.get_field(n) for n in names]
+    pk = model._meta.pk
+    conn = connections[router.db_for_write(model)]
+    q = conn.ops.quote_name
+    sql = (f"UPDATE {q(model._meta.db_table)} SET "
+           + ", ".join(f"{q(f.column)} = %s" for f in fields)
+           + f" WHERE {q(pk.column)} = %s")
+    rows = [[*(f.get_db_prep_save(getattr(o, f.attname), conn) for f in fields),
+             pk.get_db_prep_save(o.pk, conn)] for o in objs]
+    with conn.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 # -- takedown -----------------------------------------------------------------------------------
@@ -315,5 +424,4 @@ def after_removal(story_ids: Iterable[int]) -> None:
     """After the deletion: recount the stories (an emptied one is deleted)."""
     ids = sorted(set(story_ids))
     for chunk in _batches(ids):
-        for story in Story.objects.filter(pk__in=chunk):
-            refresh(story)
+        _recount(list(Story.objects.filter(pk__in=chunk)))

@@ -3,8 +3,9 @@
 Extraction runs in worker processes; they get a host's template as a small
 :class:`~newsdesk.pipeline.sitetemplate.CompiledTemplate` with each page and send the page's
 fingerprint back, which is learnt here, in the crawler's process, in the order pages are stored.
-Memory is bounded by keeping at most ``max_hosts`` templates loaded (least recently used go,
-saved first when changed); each template is itself bounded (see pipeline.sitetemplate).
+Memory is bounded by the keys loaded (``max_keys`` across hosts, ~170 bytes each in Python):
+the least recently used templates go, saved first when changed; each template is itself
+bounded (see pipeline.sitetemplate).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ RECOMPILE_EVERY = 5
 
 
 class TemplateStore:
-    def __init__(self, max_hosts: int = 64) -> None:
-        self.max_hosts = max_hosts
+    def __init__(self, max_keys: int = 300_000) -> None:
+        self.max_keys = max_keys
         self._loaded: OrderedDict[str, SiteTemplate] = OrderedDict()
         self._compiled: dict[str, CompiledTemplate] = {}
         self._dirty: set[str] = set()
@@ -39,12 +40,18 @@ class TemplateStore:
         data = SiteTemplateState.objects.filter(host=host).values_list("data", flat=True).first()
         template = SiteTemplate.from_bytes(bytes(data)) if data else SiteTemplate()
         self._loaded[host] = template
-        if len(self._loaded) > self.max_hosts:
+        self._trim()
+        return template
+
+    def _trim(self) -> None:
+        """Unload the least recently used templates beyond ``max_keys`` (saving changed ones)."""
+        loaded = sum(len(t) for t in self._loaded.values())
+        while loaded > self.max_keys and len(self._loaded) > 1:
             old, evicted = self._loaded.popitem(last=False)
+            loaded -= len(evicted)
             if old in self._dirty:
                 self._save([old], {old: evicted})
             self._compiled.pop(old, None)
-        return template
 
     def view(self, host: str) -> CompiledTemplate | None:
         """What to strip from the host's next page; None while nothing can be stripped yet."""
@@ -62,8 +69,9 @@ class TemplateStore:
     def learn(self, host: str, blocks: PageBlocks | None) -> None:
         if not host or blocks is None:
             return
-        self._get(host).learn(blocks)
-        self._dirty.add(host)
+        if self._get(host).learn(blocks):
+            self._dirty.add(host)
+            self._trim()
 
     def save(self) -> int:
         """Persist every changed template; returns how many."""

@@ -22,16 +22,20 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from newsdesk.conf import Config
 from newsdesk.news import grouping, store
 from newsdesk.news.models import Article, QueuedPage, Source
+from newsdesk.news.sitetemplates import TemplateStore
 from newsdesk.pipeline.extract import Extracted, ExtractionError, extract
 from newsdesk.pipeline.feeds import FeedEntry, FeedParseError, ParsedFeed, parse_any
 from newsdesk.pipeline.fetch import FetchConfig, Fetcher, FetchError, FetchResult
+from newsdesk.pipeline.sitetemplate import template_site
 from newsdesk.pipeline.urls import canonicalize
 from newsdesk.runner.schedule import backoff_interval, jittered, next_interval
+from newsdesk.takedown.models import Tombstone
 from newsdesk.takedown.removal import is_tombstoned, tombstoned_filter
 
 log = logging.getLogger("newsdesk.crawl")
@@ -41,6 +45,9 @@ PERMANENT = {"bad_url", "ssrf", "robots", "too_large", "http_404", "http_410", "
              "too_many_redirects", "redirect_loop", "extract"}
 MAX_CHILD_SITEMAPS = 5
 GROUP_EVERY = 200  # stored pages between two grouping batches during a pass
+STORE_BATCH = 64  # most pages stored in one transaction
+TOMBSTONE_MARK_TTL = 1.0  # seconds
+STORE_WAIT = 0.25  # seconds the first extracted page waits for others to share its transaction
 
 
 def fetch_config(config: Config) -> FetchConfig:
@@ -120,6 +127,17 @@ class Crawler:
         self._workers = n
         self._pool = self._new_pool()
         self._stored_since_grouping = 0
+        # Each host's learnt page template: its recurring blocks are stripped from its pages.
+        self._templates = TemplateStore()
+        self._extract_slots = asyncio.Semaphore(2 * max(1, self._workers))
+        # Extracted pages wait here for the DB thread, which stores all that arrived meanwhile in
+        # one transaction (see _store).
+        self._to_store: list[tuple[store.Page, asyncio.Future[store.Stored]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        # Queued pages found clean by the tombstone lookup when queued, with the tombstones'
+        # mark at that moment (see _claim).
+        self._clean: dict[int, tuple[int, int | None]] = {}
+        self._mark: tuple[float, tuple[int, int | None] | None] = (0.0, None)
 
     def _new_pool(self) -> ProcessPoolExecutor | None:
         if not self._workers:
@@ -145,7 +163,7 @@ class Crawler:
         cpu_started = time.process_time()
         sources = await sync_to_async(self._due_sources)(due_only)
         self.on_event("start", {"sources": len(sources)})
-        queue: asyncio.Queue[int | None] = asyncio.Queue()
+        queue: asyncio.Queue[QueuedPage | int | None] = asyncio.Queue()
         # Leftovers from an interrupted run go first: nothing discovered is ever lost.
         for qid in await sync_to_async(self._pending_ids)():
             queue.put_nowait(qid)
@@ -155,8 +173,8 @@ class Crawler:
 
         async def poll(src: Source) -> None:
             async with sem:
-                for qid in await self.poll_source(src, summary):
-                    queue.put_nowait(qid)
+                for qp in await self.poll_source(src, summary):
+                    queue.put_nowait(qp)
 
         try:
             await asyncio.gather(*(poll(s) for s in sources))
@@ -170,6 +188,7 @@ class Crawler:
         # clusterer's state.
         await sync_to_async(grouping.assign_ungrouped)()
         await sync_to_async(grouping.persist)()
+        await sync_to_async(self._templates.save)()
         summary.elapsed = time.monotonic() - started
         summary.cpu = time.process_time() - cpu_started
         self.on_event("done", summary.as_dict())
@@ -189,8 +208,9 @@ class Crawler:
         )
 
     # -- feeds ------------------------------------------------------------------------------
-    async def poll_source(self, src: Source, summary: CrawlSummary) -> list[int]:
-        """Poll one feed/sitemap; returns the ids of the pages it queued. Never raises."""
+    async def poll_source(self, src: Source, summary: CrawlSummary) -> list[QueuedPage | int]:
+        """Poll one feed/sitemap; returns the pages it queued (rows, or ids where the database
+        returns none from a bulk insert). Never raises."""
         now = timezone.now()
         unconditional = (
             src.last_unconditional_at is None
@@ -273,8 +293,9 @@ class Crawler:
     def _feed_ok(
         self, src: Source, res: FetchResult, parsed: ParsedFeed, entries: list[FeedEntry],
         unconditional: bool,
-    ) -> list[int]:
+    ) -> list[QueuedPage | int]:
         now = timezone.now()
+        mark = self._tombstone_mark(fresh=True)  # before the lookup: see _claim
         by_url: dict[str, FeedEntry] = {}
         for e in entries:
             by_url.setdefault(canonicalize(e.url), e)
@@ -329,10 +350,14 @@ class Crawler:
             # Some backends don't return ids from bulk_create with ignore_conflicts.
             return list(QueuedPage.objects.filter(url__in=[q.url for q in to_queue])
                         .values_list("id", flat=True))
-        return [q.pk for q in created]
+        for q in created:
+            self._clean[q.pk] = mark
+        return list(created)
 
     # -- pages ------------------------------------------------------------------------------
-    async def _page_worker(self, queue: asyncio.Queue[int | None], summary: CrawlSummary) -> None:
+    async def _page_worker(
+        self, queue: asyncio.Queue[QueuedPage | int | None], summary: CrawlSummary
+    ) -> None:
         while True:
             qid = await queue.get()
             if qid is None:
@@ -353,15 +378,23 @@ class Crawler:
         if self._stored_since_grouping >= GROUP_EVERY:
             self._stored_since_grouping = 0
             await sync_to_async(grouping.assign_ungrouped)()
+            await sync_to_async(self._templates.save)()
 
     async def _extract(self, body: bytes, url: str, charset: str | None) -> Extracted:
+        # the host's template travels compiled (a few small sets); the page's fingerprint comes
+        # back in Extracted.blocks and is learnt once the page is stored
         if self._pool is None:
-            return extract(body, url, charset)
+            site = await sync_to_async(self._templates.view)(template_site(url))
+            return extract(body, url, charset, site)
         loop = asyncio.get_running_loop()
         pool = self._pool
         try:
-            # `extract` lives in a Django-free module, so spawned workers import no Django.
-            return await loop.run_in_executor(pool, extract, body, url, charset)
+            # Pages wait here rather than in the pool's queue, so each takes its site's template
+            # as learnt from the pages extracted just before it.
+            async with self._extract_slots:
+                site = await sync_to_async(self._templates.view)(template_site(url))
+                # `extract` lives in a Django-free module, so spawned workers import no Django.
+                return await loop.run_in_executor(pool, extract, body, url, charset, site)
         except BrokenProcessPool as exc:
             # A worker died (OOM-killed on a hostile page, say): replace the pool once, and count
             # this page as failed rather than losing the rest of the crawl.
@@ -370,12 +403,13 @@ class Crawler:
                 pool.shutdown(wait=False, cancel_futures=True)
             raise ExtractionError(f"extraction worker crashed: {exc}") from exc
 
-    async def process_page(self, qid: int, summary: CrawlSummary) -> str | None:
-        item = await sync_to_async(self._load_queued)(qid)
+    async def process_page(self, qid: QueuedPage | int, summary: CrawlSummary) -> str | None:
+        """Fetch, extract and store one queued page (a row just queued, or its id)."""
+        item = await sync_to_async(self._claim)(qid)
         if item is None:
             return None  # another worker or a previous run already stored it
-        qp, article = item
-        if await sync_to_async(self._drop_if_tombstoned)(qp):
+        qp, article, tombstoned = item
+        if tombstoned:
             summary.tombstoned += 1  # queued before its takedown: not even fetched
             self.on_event("page", {"url": qp.url, "outcome": store.TOMBSTONED})
             return store.TOMBSTONED
@@ -387,7 +421,7 @@ class Crawler:
             )
             summary.pages_fetched += 1
             if res.not_modified:
-                await sync_to_async(QueuedPage.objects.filter(pk=qid).delete)()
+                await sync_to_async(QueuedPage.objects.filter(pk=qp.pk).delete)()
                 summary.duplicate += 1
                 return store.DUPLICATE
             try:
@@ -399,28 +433,94 @@ class Crawler:
             await sync_to_async(self._page_failed)(qp, exc)
             self.on_event("page_error", {"url": qp.url, "reason": exc.reason, "error": str(exc)})
             return None
+        # The site's next pages are extracted with this one learnt (a copy of a learnt page,
+        # e.g. the same article met through a second feed, is not learnt again).
+        await sync_to_async(self._templates.learn)(template_site(res.final_url), ex.blocks)
         # Grouping (duplicates, stories) happens per batch, in publication order.
-        stored = await sync_to_async(store.store_article)(
+        stored = await self._store(store.Page(
             qp.source, qp.url, res.final_url, ex, qp.entry,
             etag=res.etag, last_modified=res.last_modified, queued_id=qp.pk,
             noarchive=res.noarchive,
-        )
+        ))
         setattr(summary, stored.outcome, getattr(summary, stored.outcome) + 1)
         self.on_event("page", {"url": qp.url, "outcome": stored.outcome})
         return stored.outcome
 
-    def _load_queued(self, qid: int) -> tuple[QueuedPage, Article | None] | None:
-        qp = QueuedPage.objects.select_related("source", "source__category").filter(pk=qid).first()
+    async def _store(self, page: store.Page) -> store.Stored:
+        """Store one page, batched with the other pages extracted meanwhile.
+
+        The first page of a batch waits up to STORE_WAIT seconds (less once STORE_BATCH pages
+        wait) for others, and pages extracted while a batch is written go in the next one:
+        one transaction and a handful of queries per batch instead of a dozen per page (see
+        store.store_pages). Each page still leaves the queue in the transaction storing it.
+        """
+        fut: asyncio.Future[store.Stored] = asyncio.get_running_loop().create_future()
+        self._to_store.append((page, fut))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending())
+        return await fut
+
+    async def _write_pending(self) -> None:
+        while self._to_store:
+            # Let a batch gather: a few tenths of a second of latency buy one transaction and a
+            # handful of queries for many pages.
+            waited = 0.0
+            while len(self._to_store) < STORE_BATCH and waited < STORE_WAIT:
+                await asyncio.sleep(0.02)
+                waited += 0.02
+            batch = self._to_store[:STORE_BATCH]
+            del self._to_store[:STORE_BATCH]
+            try:
+                results = await sync_to_async(store.store_pages)([p for p, _ in batch])
+            except Exception:
+                # One bad page must not fail the others: store them one by one.
+                log.info("batch store failed; storing its %d pages one by one", len(batch),
+                         exc_info=True)
+                for page, fut in batch:
+                    try:
+                        one = await sync_to_async(store.store_pages)([page])
+                    except Exception as exc:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    else:
+                        if not fut.done():
+                            fut.set_result(one[0])
+                continue
+            for (_, fut), stored in zip(batch, results, strict=True):
+                if not fut.done():
+                    fut.set_result(stored)
+
+    def _claim(self, qid: QueuedPage | int) -> tuple[QueuedPage, Article | None, bool] | None:
+        """The queued page, its article for a refetch, and whether its URL was taken down since
+        it was queued (then it is dropped from the queue); None when it is gone."""
+        if isinstance(qid, QueuedPage):
+            qp: QueuedPage | None = qid  # just queued by this pass: nobody else has it
+        else:
+            qp = (QueuedPage.objects.select_related("source", "source__category")
+                  .filter(pk=qid).first())
         if qp is None:
             return None
+        # Checked when queued, and no tombstone written since: still clean, no lookup needed.
+        if self._clean.pop(qp.pk, None) != self._tombstone_mark() and is_tombstoned(qp.url):
+            qp.delete()
+            return qp, None, True
         article = store.find_existing([qp.url]) if qp.refetch else None
-        return qp, article
+        return qp, article, False
 
-    def _drop_if_tombstoned(self, qp: QueuedPage) -> bool:
-        if not is_tombstoned(qp.url):
-            return False
-        qp.delete()
-        return True
+    def _tombstone_mark(self, *, fresh: bool = False) -> tuple[int, int | None]:
+        """(count, highest id) of the tombstones: it changes whenever one is written.
+
+        Re-read at most every TOMBSTONE_MARK_TTL seconds for pages about to be fetched: a page
+        whose takedown is verified within that second may still be fetched, never stored (the
+        store checks again inside its transaction).
+        """
+        at, mark = self._mark
+        now = time.monotonic()
+        if fresh or mark is None or now - at > TOMBSTONE_MARK_TTL:
+            agg = Tombstone.objects.aggregate(n=Count("id"), top=Max("id"))
+            mark = (agg["n"], agg["top"])
+            self._mark = (now, mark)
+        return mark
 
     def _page_failed(self, qp: QueuedPage, exc: FetchError) -> None:
         qp.attempts += 1
