@@ -39,6 +39,11 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _UTF16_32_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # also prefixes of the UTF-32 BOMs
 
 
+def _many_nuls(data: str | bytes) -> bool:
+    head = data[:65536]
+    return head.count("\x00" if isinstance(head, str) else b"\x00") > max(32, len(head) // 1000)
+
+
 def as_text(html: str | bytes, charset: str | None = None) -> str:
     if isinstance(html, bytes | bytearray | memoryview):
         body = bytes(html)
@@ -49,7 +54,7 @@ def as_text(html: str | bytes, charset: str | None = None) -> str:
         for magic, what in _BINARY_MAGIC:
             if body.startswith(magic):
                 raise ExtractionError(f"binary input: looks like {what}")
-        if not body.startswith(_UTF16_32_BOMS) and b"\x00" in body[:65536]:
+        if not body.startswith(_UTF16_32_BOMS) and _many_nuls(body):
             raise ExtractionError("binary input: NUL bytes in content")
         # decode_body prefers valid UTF-8 over a stale <meta charset> (CMSs re-encode pages).
         text = decode_body(body, charset, "text/html")
@@ -59,12 +64,17 @@ def as_text(html: str | bytes, charset: str | None = None) -> str:
         text = html
     else:
         raise ExtractionError(f"expected str or bytes, got {type(html).__name__}")
+    if "\x00" in text:
+        if _many_nuls(text):
+            raise ExtractionError("binary input: NUL bytes in content")
+        # a few stray NULs happen in real pages (a CMS pads an ad slot with them)
+        text = text.replace("\x00", "")
     text = text.lstrip("\ufeff")
     if not text or text.isspace():
         raise ExtractionError("empty input")
     # binary content shows itself early; scanning the head keeps this check cheap
     head = text[:8192]
-    if "\x00" in head or len(_CONTROL_CHARS.findall(head)) > max(8, len(head) // 100):
+    if len(_CONTROL_CHARS.findall(head)) > max(8, len(head) // 100):
         raise ExtractionError("binary input: control characters in content")
     if head.count("\ufffd") > max(8, len(head) // 10):
         raise ExtractionError("undecodable input: mostly invalid characters for any charset")

@@ -33,13 +33,15 @@ import struct
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from lxml import etree
 from lxml.html import HtmlElement
 
 from newsdesk.pipeline.htmldoc import as_text, parse
+from newsdesk.pipeline.urls import host_of
 
-__all__ = ["CompiledTemplate", "LeaveOneOut", "TemplateView", "PageBlocks", "SiteTemplate", "page_blocks", "tree_blocks", "strip_template"]
+__all__ = ["CompiledTemplate", "LeaveOneOut", "TemplateView", "PageBlocks", "SiteTemplate", "page_blocks", "strip_template", "template_site", "tree_blocks"]
 
 MIN_PAGES = 3  # other pages a block must recur on
 SHORT_WORDS = 12  # longer texts need to recur on a share of the pages as well
@@ -54,6 +56,8 @@ SLOT_SHARE = 0.8  # ... whose occurrences are recurring text at least this often
 LABEL_WORDS = 6  # a recurring block this short may label a section (a heading) ...
 LINK_SHARE = 0.6  # ... which goes too when it is then mostly links ...
 MAX_SECTION_CHARS = 3000  # ... and not long
+COPY_MIN_LONG = 1  # a page with this many long blocks ...
+COPY_SHARE = 0.8  # ... this share of them known is a copy of a learnt page
 WINDOW = 200  # pages after which an unseen key is forgotten
 MAX_KEYS = 6000  # per site: ~150 kB on disk
 
@@ -93,6 +97,11 @@ class PageBlocks:
 
     keys: tuple[int, ...]
     paths: tuple[int, ...]  # parallel to keys
+    long: frozenset[int] = frozenset()  # keys of blocks longer than SHORT_WORDS
+
+    @property
+    def digest(self) -> int:
+        return hash(self.keys)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -144,9 +153,12 @@ def _walk(tree: HtmlElement) -> list[tuple[HtmlElement, int, int, int]]:
 def tree_blocks(tree: HtmlElement) -> PageBlocks:
     """The fingerprint of a parsed page."""
     seen: dict[int, int] = {}
-    for _el, key, path, _words in _walk(tree):
+    long: set[int] = set()
+    for _el, key, path, words in _walk(tree):
         seen.setdefault(key, path)
-    return PageBlocks(tuple(seen), tuple(seen.values()))
+        if words > SHORT_WORDS:
+            long.add(key)
+    return PageBlocks(tuple(seen), tuple(seen.values()), frozenset(long))
 
 
 def page_blocks(html: str | bytes, url: str | None = None, charset: str | None = None) -> PageBlocks:
@@ -167,10 +179,26 @@ class SiteTemplate:
         # key -> [pages it occurs on, path hash, number of the page that last had it]
         self._keys: dict[int, list[int]] = {}
         self._totals: dict[int, list[int]] | None = None  # derived, cleared on change
+        self._learnt: dict[int, None] = {}  # digests of recently learnt pages, for without()
 
     # ------------------------------------------------------------------ learning
 
-    def learn(self, blocks: PageBlocks) -> None:
+    def is_copy(self, blocks: PageBlocks) -> bool:
+        """Most of the page's long text is known already: the same article at another URL (a
+        print or AMP version, a second feed's link), not a new page of the site. Learning it
+        would teach the article itself as the site's template."""
+        if len(blocks.long) < COPY_MIN_LONG:
+            return False
+        known = sum(1 for key in blocks.long if key in self._keys)
+        return known >= COPY_SHARE * len(blocks.long)
+
+    def learn(self, blocks: PageBlocks) -> bool:
+        """Learn one page; a copy of a learnt page is not learnt (returns False)."""
+        if self.is_copy(blocks):
+            return False
+        self._learnt[blocks.digest] = None
+        if len(self._learnt) > 2 * WINDOW:
+            del self._learnt[next(iter(self._learnt))]
         self.pages += 1
         n = self.pages
         table = self._keys
@@ -184,6 +212,7 @@ class SiteTemplate:
         self._totals = None
         if len(table) > MAX_KEYS or n % 50 == 0:
             self._forget()
+        return True
 
     def _forget(self) -> None:
         """Drop keys not seen for WINDOW pages, then the least useful beyond MAX_KEYS."""
@@ -196,9 +225,12 @@ class SiteTemplate:
         self._keys = table
         self._totals = None
 
-    def without(self, blocks: PageBlocks) -> LeaveOneOut:
+    def without(self, blocks: PageBlocks) -> LeaveOneOut | SiteTemplate:
         """The template as if ``blocks`` had not been learnt (leave-one-out evaluation, or a
-        batch that learnt every page before extracting each). A view: nothing is copied."""
+        batch that learnt every page before extracting each). A view: nothing is copied.
+        A page that was not learnt (a copy) leaves the template as it is."""
+        if blocks.digest not in self._learnt:
+            return self
         return LeaveOneOut(self, blocks)
 
     # ------------------------------------------------------------------ judging
@@ -340,18 +372,30 @@ def strip_template(tree: HtmlElement, template: TemplateView) -> tuple[PageBlock
     With an empty template nothing is removed; the fingerprint is computed either way.
     """
     blocks = _walk(tree)
-    removed = 0
     seen: dict[int, int] = {}
-    labels: list[HtmlElement] = []
+    long: set[int] = set()
+    doomed: list[tuple[HtmlElement, int]] = []
+    long_kept = False
     for el, key, path, words in blocks:
         seen.setdefault(key, path)
+        if words > SHORT_WORDS:
+            long.add(key)
         if template.pages >= MIN_PAGES and template.is_template(key, path, words):
-            if words <= LABEL_WORDS:
-                parent = el.getparent()
-                if parent is not None:
-                    labels.append(parent)
-            _drop(el)
-            removed += 1
+            doomed.append((el, words))
+        elif words > SHORT_WORDS:
+            long_kept = True
+    if long and not long_kept:
+        # Every long block of the page would go: that is the article itself recurring (a
+        # copy the template has met), never a template. Only the short blocks go.
+        doomed = [(el, words) for el, words in doomed if words <= SHORT_WORDS]
+    labels: list[HtmlElement] = []
+    for el, words in doomed:
+        if words <= LABEL_WORDS:
+            parent = el.getparent()
+            if parent is not None:
+                labels.append(parent)
+        _drop(el)
+    removed = len(doomed)
     for section in labels:
         if section.getparent() is None:
             continue  # already gone with another section
@@ -363,7 +407,7 @@ def strip_template(tree: HtmlElement, template: TemplateView) -> tuple[PageBlock
             best, section = section, section.getparent()
         if best is not None:
             _drop(best)
-    return PageBlocks(tuple(seen), tuple(seen.values())), removed
+    return PageBlocks(tuple(seen), tuple(seen.values()), frozenset(long)), removed
 
 
 def _link_list(section: HtmlElement) -> bool:
@@ -382,6 +426,19 @@ def _drop(el: HtmlElement) -> None:
     if parent is None:
         return
     el.drop_tree()
+
+
+def template_site(url: str | None) -> str:
+    """Which template a page belongs to: its host, and its port when one is given (two
+    services on one host are two sites); "" without a host."""
+    if not url:
+        return ""
+    host = host_of(url)
+    try:
+        port = urlsplit(url.strip()).port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if host and port else host
 
 
 def learn_all(pages: Iterable[PageBlocks]) -> SiteTemplate:
