@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from newsdesk.pipeline.extract import Extracted, ExtractionError, extract
-from newsdesk.pipeline.sitetemplate import PageBlocks, SiteTemplate, page_blocks
-from newsdesk.pipeline.urls import host_of
+from newsdesk.pipeline.sitetemplate import PageBlocks, SiteTemplate, page_blocks, template_site
 from newsdesk.runner.jsonl import JsonlError, read_jsonl_docs
 
 __all__ = ["run_extract_jsonl"]
@@ -46,7 +45,7 @@ def _learn(requests: list[_Request]) -> tuple[dict[str, SiteTemplate], dict[int,
     templates: dict[str, SiteTemplate] = {}
     blocks: dict[int, PageBlocks] = {}
     for lineno, _rid, path, url, error in requests:
-        host = host_of(url) if url else ""
+        host = template_site(url)
         if not host or error:
             continue
         try:
@@ -84,7 +83,7 @@ def run_extract_jsonl(
         if error:
             report(lineno, rid, error)
             continue
-        template = templates.get(host_of(url)) if url and templates else None
+        template = templates.get(template_site(url)) if templates else None
         site = None
         if template is not None:
             own = blocks.get(lineno)
