@@ -283,6 +283,7 @@ def run_all(pages: Sequence[Page]) -> dict[str, list[str]]:
 _MD_LINE = re.compile(r"^\s*(?:(?:>\s?)+|#{1,6}\s+|[-+*]\s+|\d{1,9}[.)]\s+)*")
 _MD_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
 _MD_INLINE = re.compile(r"\\(.)|\*\*|~~|\*|`+")
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)\s]*\)")  # an image is not text
 _CELL_SEP = re.compile(r"\s*(?<!\\)\|\s*")
 
 
@@ -292,7 +293,7 @@ def plain_line(line: str) -> str:
         return ""
     if line.startswith("|"):
         line = _CELL_SEP.sub(" ", line)
-    line = _MD_LINE.sub("", line)
+    line = _MD_LINE.sub("", _MD_IMAGE.sub("", line))
     return _MD_INLINE.sub(lambda m: m.group(1) or "", line)
 
 
@@ -455,9 +456,11 @@ def evaluate_set(name: str, pages: list[Page]) -> tuple[dict[str, list[str]], li
             )
     else:
         golds = [p.gold for p in pages]
+        texts = {k: [plain(o) for o in outputs[k]] if k in MARKDOWN else outputs[k]
+                 for k in EXTRACTORS}
         print(
             f"{name:{_SET}} {len(pages):5}  "
-            f"{_cells({k: quality(outputs[k], golds) for k in EXTRACTORS})}"
+            f"{_cells({k: quality(texts[k], golds) for k in EXTRACTORS})}"
         )
     return outputs, notes
 
@@ -473,8 +476,9 @@ def big9_extras(pages: list[Page], outputs: dict[str, list[str]]) -> list[str]:
     for era in sorted({p.era for p in pages}) + ["all"]:
         sel = [i for i, p in enumerate(pages) if era in ("all", p.era)]
         f1s = [
-            quality([out[i] for i in sel], [golds[i] for i in sel]).f1
-            for out in (outputs["site"], era_out, outputs["single"], outputs["bare"])
+            quality([plain(out[i]) if md else out[i] for i in sel], [golds[i] for i in sel]).f1
+            for out, md in ((outputs["site"], True), (era_out, True), (outputs["single"], True),
+                            (outputs["bare"], False))
         ]
         lines.append(f"  {era:5} {len(sel):4} pages  " + " / ".join(f"{f:.3f}" for f in f1s))
     lines.append(

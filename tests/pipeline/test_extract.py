@@ -428,3 +428,22 @@ def test_noarchive_meta(meta: str, expected: bool) -> None:
             + "Some article text that is long enough to be extracted as content. " * 5
             + "</p></article></body></html>")
     assert extract(page, "https://example.org/a").noarchive is expected
+
+
+def test_article_images_are_markdown_images_with_alt_text() -> None:
+    page = """<html><body><nav><img src="/logo.png" alt="Logo"></nav><article>
+<h1>Harbour news</h1>
+<p>The council approved the harbour budget on Monday evening after a long debate.</p>
+<figure><img src="/img/harbour dawn.jpg" alt="The harbour at dawn"></figure>
+<p>Work on the new quay starts in spring and should take two years, the mayor said.</p>
+<img src="/px.gif" width="1" height="1">
+<p>Residents welcomed the decision but asked for more night ferries to the islands.</p>
+<img src="data:image/png;base64,AAAA" alt="inline">
+<p>The ferry operator said it would publish a new timetable before the summer season.</p>
+</article></body></html>"""
+    text = extract(page, "https://bugle.example/news/1").text
+    image = "![The harbour at dawn](https://bugle.example/img/harbour%20dawn.jpg)"
+    blocks = text.split("\n\n")
+    # in place: before the paragraph that follows it in the page
+    assert blocks[blocks.index(image) + 1].startswith("Work on the new quay")
+    assert "logo" not in text.lower() and "px.gif" not in text and "data:" not in text

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from htmldate import find_date
-from lxml.etree import XPath, _Element
+from lxml.etree import Element, XPath, _Element
 from lxml.html import HtmlElement
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
@@ -303,8 +303,10 @@ def _inline_child(child: _Element, in_cell: bool, glued: bool = False) -> str:
     rendered plain.
     """
     tag = child.tag
-    if not isinstance(tag, str) or tag == "graphic":
-        return ""  # comments / processing instructions; images are off
+    if not isinstance(tag, str):
+        return ""  # comments / processing instructions
+    if tag == "graphic":
+        return _image(child)
     if tag == "lb":
         return " " if in_cell else "\n"
     if tag == "hi" or tag == "del":
@@ -322,6 +324,66 @@ def _inline_child(child: _Element, in_cell: bool, glued: bool = False) -> str:
         # a block nested in inline context (p in a cell, head in an item, <q> in a p)
         return f" {_inline(child, in_cell)} "
     return _inline(child, in_cell)  # ref and anything unknown: keep the text
+
+
+def _image(graphic: _Element) -> str:
+    """An image as Markdown: its alt text, linked to its (absolute http) source."""
+    src = graphic.get("src") or ""
+    if not src.startswith(("http://", "https://")):
+        return ""
+    alt = " ".join((graphic.get("alt") or graphic.get("title") or "").split())
+    # a URL with spaces or parentheses would end the link early
+    src = src.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+    return f"![{_text(alt)}]({src})"
+
+
+# Images of the article, put back beside the text they illustrate. trafilatura's own image
+# mode (include_images) changes which blocks it keeps: measured F1 fundus 0.947 -> 0.932,
+# big9 0.963 -> 0.959, and 0.97x bare speed. Instead, an image in the page goes in front of the
+# block that follows it in the page when that block is in our text.
+_IMAGE_NEXT = XPath("following::*[self::p or self::h2 or self::h3 or self::li][1]")
+_IMAGE_SKIP_ANCESTORS = frozenset({"nav", "header", "footer", "aside", "form", "button", "a"})
+_MAX_IMAGES = 30
+
+
+def _with_images(blocks: list[str], tree: HtmlElement, url: str | None) -> list[str]:
+    if not blocks:
+        return blocks
+    starts: dict[str, int] | None = None
+    before: dict[int, list[str]] = {}
+    for img in tree.iter("img"):
+        if len(before) >= _MAX_IMAGES:
+            break
+        width, height = img.get("width", ""), img.get("height", "")
+        if (width.isdigit() and int(width) < 100) or (height.isdigit() and int(height) < 100):
+            continue  # an icon or a tracking pixel
+        src = _absolute(img.get("src") or img.get("data-src"), url)
+        if src is None:
+            continue
+        following = _IMAGE_NEXT(img)
+        if not following:
+            continue
+        if starts is None:
+            starts = {}
+            for i, block in enumerate(blocks):
+                if not block.startswith(("|", "#", "```", "![")):
+                    starts.setdefault(_fold(block[:160])[:50], i)
+        key = _fold(" ".join(following[0].text_content()[:400].split())[:160])[:50]
+        if len(key) < 20 or key not in starts:
+            continue
+        if any(a.tag in _IMAGE_SKIP_ANCESTORS for a in img.iterancestors()):
+            continue
+        graphic = Element("graphic", src=src, alt=img.get("alt") or "")
+        rendered = _image(graphic)
+        if rendered and rendered not in before.get(starts[key], []):
+            before.setdefault(starts[key], []).append(rendered)
+    if not before:
+        return blocks
+    out: list[str] = []
+    for i, block in enumerate(blocks):
+        out.extend(before.get(i, []))
+        out.append(block)
+    return out
 
 
 def _inline(elem: _Element, in_cell: bool = False) -> str:
@@ -506,10 +568,15 @@ def _drop_title(blocks: list[str], title: str | None) -> list[str]:
     return blocks
 
 
-def _to_markdown(body: _Element | None, title: str | None) -> str:
+def _to_markdown(
+    body: _Element | None, title: str | None, tree: HtmlElement | None = None,
+    url: str | None = None,
+) -> str:
     if body is None:
         return ""
     blocks = _drop_title(_blocks(body), title)
+    if tree is not None:
+        blocks = _with_images(blocks, tree, url)
     return unicodedata.normalize("NFC", "\n\n".join(blocks))
 
 
@@ -676,7 +743,7 @@ def _main_body(tree: HtmlElement, url: str | None) -> _Element | None:
         include_tables=True,
         include_formatting=True,
         include_links=False,
-        include_images=False,
+        include_images=False,  # see _with_images: trafilatura's image mode keeps more junk
         output_format="xml",  # keeps the body as an XML tree, skips trafilatura's rendering
     )
     try:
@@ -776,7 +843,9 @@ def extract(
         # after the metadata: a byline or date line that recurs is template for the text, not
         # for the metadata
         blocks, _removed = strip_template(tree, site)
-    text = _with_second_opinion(_to_markdown(_main_body(tree, url), title), source, title)
+    text = _with_second_opinion(
+        _to_markdown(_main_body(tree, url), title, tree, page_url), source, title
+    )
     language = _markup_language(tree)
     if language is None and LANGID_FLAG and len(text) > 200:
         language = _iso639_1(language_classifier(text, ""))

@@ -77,17 +77,26 @@ def _stable_hash(data: str) -> int:
     return int.from_bytes(hashlib.blake2b(data.encode(), digest_size=8).digest(), "little") >> 1
 
 
+_STEPS: dict[tuple[str, str | None, str | None], str] = {}  # memo: pages repeat their markup
+
+
 def _step(el: HtmlElement) -> str:
     tag = el.tag
     ident = el.get("id")
     cls = el.get("class")
     if not ident and not cls:
         return tag
-    step = tag
-    if ident:
-        step += "#" + _DIGITS.sub("0", ident)
-    if cls:
-        step += "." + ".".join(sorted(_DIGITS.sub("0", c) for c in cls.split()[:3]))
+    memo = (tag, ident, cls)
+    step = _STEPS.get(memo)
+    if step is None:
+        step = tag
+        if ident:
+            step += "#" + _DIGITS.sub("0", ident)
+        if cls:
+            step += "." + ".".join(sorted(_DIGITS.sub("0", c) for c in cls.split()[:3]))
+        if len(_STEPS) > 100_000:
+            _STEPS.clear()
+        _STEPS[memo] = step
     return step
 
 
