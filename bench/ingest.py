@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from newsdesk.devtools.replay import ReplayServer, load_corpus, shared_data_dir
 from newsdesk.pipeline.metrics import shingle_scores
 
 REPO = Path(__file__).resolve().parents[1]
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)\s]*\)")
 
 
 def quality(pairs: list[tuple[str, str]]) -> tuple[float, float, float]:
@@ -101,7 +103,8 @@ def main() -> int:
         exported = subprocess.run([*nd, "export", "--format", "jsonl"], env=env, check=True,
                                   capture_output=True, text=True).stdout.splitlines()
         records = [json.loads(line) for line in exported]
-        ours = {r["url"]: r["text"] for r in records}
+        # images are Markdown image links in our text, not words of the article
+        ours = {r["url"]: _MD_IMAGE.sub("", r["text"]) for r in records}
         # Pages whose publisher says noarchive keep no text by design: scored apart.
         withheld = {r["url"] for r in records if r.get("withheld")}
 

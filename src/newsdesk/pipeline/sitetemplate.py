@@ -65,7 +65,9 @@ MAX_KEYS = 6000  # per site: ~150 kB on disk
 _BLOCK_TAGS = frozenset(
     ["p", "div", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "blockquote", "pre", "figcaption", "caption", "section", "article", "aside", "header", "footer", "nav", "ul", "ol", "dl", "table", "tr", "tbody", "thead", "tfoot", "form", "address", "center", "figure", "details", "summary", "main", "fieldset", "legend", "iframe"]
 )
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "svg", "math"})
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "svg", "math",
+                        "select"})
+_WALK_TAGS = sorted(_BLOCK_TAGS | _SKIP_TAGS)
 _DIGITS = re.compile(r"\d+")
 _MAX_TEXT = 300  # characters of a block's text that make its key
 _PATH_DEPTH = 10  # ancestors that make a path: deeper wrappers change without a redesign
@@ -117,43 +119,43 @@ class PageBlocks:
 
 
 def _walk(tree: HtmlElement) -> list[tuple[HtmlElement, int, int, int]]:
-    """Leaf blocks of ``tree`` as (element, key, path hash, words), in document order."""
+    """Leaf blocks of ``tree`` as (element, key, path hash, words), in document order.
+
+    Only block elements are visited (lxml filters by tag in C; Python-side work per element is
+    what this costs): a path is the chain of block ancestors, inline wrappers are not in it.
+    """
     root = tree.find("body")
     if root is None:
         root = tree
     out: list[tuple[HtmlElement, int, int, int]] = []
-    # stack entries: [element, path string, holds a block]
+    # stack entries: [path string, holds a block]
     stack: list[list] = []
-    skipping: HtmlElement | None = None
-    for event, el in etree.iterwalk(root, events=("start", "end")):
+    walker = etree.iterwalk(root, events=("start", "end"), tag=_WALK_TAGS)
+    for event, el in walker:
         tag = el.tag
-        if not isinstance(tag, str):  # comments, processing instructions
-            continue
-        if skipping is not None:
-            if event == "end" and el is skipping:
-                skipping = None
-            continue
         if event == "start":
             if tag in _SKIP_TAGS:
-                skipping = el
+                walker.skip_subtree()
                 continue
-            parent_path = stack[-1][1] if stack else ""
-            path = f"{parent_path}/{_step(el)}"
-            if tag in _BLOCK_TAGS and stack:
+            if stack:
                 for entry in reversed(stack):
-                    if entry[2]:
+                    if entry[1]:
                         break
-                    entry[2] = True
-            stack.append([el, path, False])
+                    entry[1] = True
+                stack.append([f"{stack[-1][0]}/{_step(el)}", False])
+            else:
+                stack.append([_step(el), False])
             continue
-        entry = stack.pop()
-        if tag not in _BLOCK_TAGS or entry[2]:
+        if tag in _SKIP_TAGS:
+            continue  # its start was skipped, nothing was pushed
+        path, holds_block = stack.pop()
+        if holds_block:
             continue
         text = " ".join(el.text_content().split())
         if not text:
             continue
         folded = _DIGITS.sub("0", text[:_MAX_TEXT])
-        path = "/".join(entry[1].rsplit("/", _PATH_DEPTH)[-_PATH_DEPTH:])
+        path = "/".join(path.rsplit("/", _PATH_DEPTH)[-_PATH_DEPTH:])
         path_hash = _stable_hash(path)
         out.append((el, _stable_hash(f"{path}\x00{folded}"), path_hash, text.count(" ") + 1))
     return out
