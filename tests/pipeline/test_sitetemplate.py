@@ -11,6 +11,7 @@ from newsdesk.pipeline.sitetemplate import (
     MAX_KEYS,
     WINDOW,
     SiteTemplate,
+    WithoutThisPage,
     page_blocks,
 )
 
@@ -176,6 +177,8 @@ def test_leave_one_out_equals_learning_the_others() -> None:
         others.learn(b)
     html = site_page(3)
     assert extract(html, site=everything.without(blocks[3])).text == extract(html, site=others).text
+    # the same, with the page's own blocks found while extracting it
+    assert extract(html, site=WithoutThisPage(everything)).text == extract(html, site=others).text
 
 
 def test_template_survives_a_redesign() -> None:

@@ -57,3 +57,34 @@ def test_cli_flag(cli: Cli, tmp_path: Path) -> None:
     rows = [json.loads(x) for x in proc.stdout.splitlines()]
     assert len(rows) == 11
     assert "Denial of responsibility" not in next(r for r in rows if r["id"] == "b4")["text"]
+
+
+def test_bad_pages_in_a_learning_batch_are_per_page_errors(tmp_path: Path) -> None:
+    rows = []
+    for i in range(5):
+        good = tmp_path / f"ok-{i}.html"
+        good.write_text(site_page(i))
+        rows.append({"id": f"ok{i}", "path": str(good), "url": f"https://bugle.example/{i}"})
+    bad = {
+        "empty": b"",
+        "binary": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40,
+        "huge": b"<html><body><p>" + b"x" * (50 * 1024 * 1024) + b"</p></body></html>",
+        "broken": b"<html><body><div><p>unclosed <b>bold <table><tr><td>cell</p></div>" * 50,
+        # windows-1251 Cyrillic without any declared charset
+        "cp1251": ("<html><body><p>" + "Городской совет утвердил бюджет гавани. " * 20
+                   + "</p></body></html>").encode("cp1251"),
+    }
+    for name, body in bad.items():
+        path = tmp_path / f"{name}.html"
+        path.write_bytes(body)
+        rows.append({"id": name, "path": str(path), "url": f"https://bugle.example/{name}"})
+    data = "\n".join(json.dumps(r) for r in rows) + "\n"
+    out, err, errors = _run(data, site_learning=True)
+    by_id = {r["id"]: r for r in out}
+    assert len(out) == len(rows) and errors == 3
+    assert "empty input" in by_id["empty"]["error"]
+    assert "binary" in by_id["binary"]["error"]
+    assert "too large" in by_id["huge"]["error"]
+    assert "error" not in by_id["broken"]
+    assert "Городской совет утвердил бюджет" in by_id["cp1251"]["text"]
+    assert all("error" not in by_id[f"ok{i}"] for i in range(5))

@@ -41,7 +41,7 @@ from lxml.html import HtmlElement
 from newsdesk.pipeline.htmldoc import as_text, parse
 from newsdesk.pipeline.urls import host_of
 
-__all__ = ["CompiledTemplate", "LeaveOneOut", "TemplateView", "PageBlocks", "SiteTemplate", "page_blocks", "strip_template", "template_site", "tree_blocks"]
+__all__ = ["CompiledTemplate", "LeaveOneOut", "TemplateView", "WithoutThisPage", "PageBlocks", "SiteTemplate", "page_blocks", "strip_template", "template_site", "tree_blocks"]
 
 MIN_PAGES = 3  # other pages a block must recur on
 SHORT_WORDS = 12  # longer texts need to recur on a share of the pages as well
@@ -58,6 +58,7 @@ LINK_SHARE = 0.6  # ... which goes too when it is then mostly links ...
 MAX_SECTION_CHARS = 3000  # ... and not long
 COPY_MIN_LONG = 1  # a page with this many long blocks ...
 COPY_SHARE = 0.8  # ... this share of them known is a copy of a learnt page
+MAX_DIGESTS = 100_000  # learnt pages remembered for without(): 8-byte digests, ~10 MB at most
 WINDOW = 200  # pages after which an unseen key is forgotten
 MAX_KEYS = 6000  # per site: ~150 kB on disk
 
@@ -208,7 +209,7 @@ class SiteTemplate:
         if self.is_copy(blocks):
             return False
         self._learnt[blocks.digest] = None
-        if len(self._learnt) > 2 * WINDOW:
+        if len(self._learnt) > MAX_DIGESTS:
             del self._learnt[next(iter(self._learnt))]
         self.pages += 1
         n = self.pages
@@ -373,7 +374,19 @@ class CompiledTemplate:
                 or path in self.slots)
 
 
-TemplateView = SiteTemplate | LeaveOneOut | CompiledTemplate
+@dataclass(frozen=True)
+class WithoutThisPage:
+    """The template minus the page being extracted, once its own blocks are known: a batch that
+    learnt every page first needs no fingerprint of each kept aside."""
+
+    base: SiteTemplate
+
+    @property
+    def pages(self) -> int:
+        return self.base.pages
+
+
+TemplateView = SiteTemplate | LeaveOneOut | CompiledTemplate | WithoutThisPage
 
 
 def strip_template(tree: HtmlElement, template: TemplateView) -> tuple[PageBlocks, int]:
@@ -385,13 +398,16 @@ def strip_template(tree: HtmlElement, template: TemplateView) -> tuple[PageBlock
     blocks = _walk(tree)
     seen: dict[int, int] = {}
     long: set[int] = set()
-    doomed: list[tuple[HtmlElement, int]] = []
-    long_kept = False
-    for el, key, path, words in blocks:
+    for _el, key, path, words in blocks:
         seen.setdefault(key, path)
         if words > SHORT_WORDS:
             long.add(key)
-        if template.pages >= MIN_PAGES and template.is_template(key, path, words):
+    fingerprint = PageBlocks(tuple(seen), tuple(seen.values()), frozenset(long))
+    judge = template.base.without(fingerprint) if isinstance(template, WithoutThisPage) else template
+    doomed: list[tuple[HtmlElement, int]] = []
+    long_kept = False
+    for el, key, path, words in blocks:
+        if judge.pages >= MIN_PAGES and judge.is_template(key, path, words):
             doomed.append((el, words))
         elif words > SHORT_WORDS:
             long_kept = True
@@ -418,7 +434,7 @@ def strip_template(tree: HtmlElement, template: TemplateView) -> tuple[PageBlock
             best, section = section, section.getparent()
         if best is not None:
             _drop(best)
-    return PageBlocks(tuple(seen), tuple(seen.values()), frozenset(long)), removed
+    return fingerprint, removed
 
 
 def _link_list(section: HtmlElement) -> bool:

@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from newsdesk.pipeline.extract import Extracted, ExtractionError, extract
-from newsdesk.pipeline.sitetemplate import PageBlocks, SiteTemplate, page_blocks, template_site
+from newsdesk.pipeline.sitetemplate import (
+    SiteTemplate,
+    WithoutThisPage,
+    page_blocks,
+    template_site,
+)
 from newsdesk.runner.jsonl import JsonlError, read_jsonl_docs
 
 __all__ = ["run_extract_jsonl"]
@@ -40,11 +45,11 @@ def _requests(stdin: IO[bytes]) -> list[_Request]:
     return out
 
 
-def _learn(requests: list[_Request]) -> tuple[dict[str, SiteTemplate], dict[int, PageBlocks]]:
-    """One template per host from every readable page of that host."""
+def _learn(requests: list[_Request]) -> dict[str, SiteTemplate]:
+    """One template per host from every readable page of that host (fingerprints are not kept:
+    memory grows with hosts, each template bounded, not with pages)."""
     templates: dict[str, SiteTemplate] = {}
-    blocks: dict[int, PageBlocks] = {}
-    for lineno, _rid, path, url, error in requests:
+    for _lineno, _rid, path, url, error in requests:
         host = template_site(url)
         if not host or error:
             continue
@@ -53,8 +58,7 @@ def _learn(requests: list[_Request]) -> tuple[dict[str, SiteTemplate], dict[int,
         except (OSError, ExtractionError):
             continue  # reported by the extraction pass
         templates.setdefault(host, SiteTemplate()).learn(fingerprint)
-        blocks[lineno] = fingerprint
-    return templates, blocks
+    return templates
 
 
 def run_extract_jsonl(
@@ -78,16 +82,14 @@ def run_extract_jsonl(
         emit({"id": rid, "error": message})
 
     requests = _requests(stdin)
-    templates, blocks = _learn(requests) if site_learning else ({}, {})
+    templates = _learn(requests) if site_learning else {}
     for lineno, rid, path, url, error in requests:
         if error:
             report(lineno, rid, error)
             continue
         template = templates.get(template_site(url)) if templates else None
-        site = None
-        if template is not None:
-            own = blocks.get(lineno)
-            site = template.without(own) if own is not None else template
+        # judged by the host's other pages: the page's own blocks are taken out once known
+        site = WithoutThisPage(template) if template is not None else None
         try:
             extracted = extract(Path(path).read_bytes(), url, site=site)
         except (OSError, ExtractionError) as exc:
