@@ -96,6 +96,27 @@ def test_seed_case_pages_of_one_site_come_out_clean() -> None:
     assert learnt.blocks is not None and len(learnt.blocks) > 0
 
 
+def test_recurring_runs_in_an_old_layout_cell_go() -> None:
+    # 2005-style layout: the article and the site's link rows share one table cell
+    def page(i: int) -> str:
+        rng = random.Random(i)
+        paras = "<br><br>".join(_sentence(rng) for _ in range(5))
+        return (f"<html><body><table><tr><td>Subscriptions &gt; <a href='/s'>Free Trial</a>"
+                f"<br><h1>Story {i}</h1>{paras}<br><br><a href='/n'>News Headlines</a> | "
+                f"<a href='/m'>More From The Bugle</a> | <a href='/r'>Special Reports</a>"
+                f"<br></td></tr></table></body></html>")
+
+    template = SiteTemplate()
+    for i in range(6):
+        template.learn(page_blocks(page(i)))
+    single = extract(page(50)).text
+    text = extract(page(50), site=template).text
+    assert "Subscriptions" in single and "More From The Bugle" in single
+    assert "Subscriptions" not in text and "More From The Bugle" not in text
+    rng = random.Random(50)
+    assert all(_sentence(rng) in text for _ in range(5))
+
+
 def test_a_quote_in_two_articles_is_not_boilerplate() -> None:
     quote = ("The mayor said the ferry would run every hour again from the spring on, whatever "
              "the budget.")

@@ -33,6 +33,7 @@ import struct
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -119,7 +120,7 @@ class PageBlocks:
         return len(self.keys)
 
 
-def _walk(tree: HtmlElement) -> list[tuple[HtmlElement, int, int, int]]:
+def _walk(tree: HtmlElement) -> list[tuple[Any, int, int, int]]:
     """Leaf blocks of ``tree`` as (element, key, path hash, words), in document order.
 
     Only block elements are visited (lxml filters by tag in C; Python-side work per element is
@@ -150,16 +151,63 @@ def _walk(tree: HtmlElement) -> list[tuple[HtmlElement, int, int, int]]:
         if tag in _SKIP_TAGS:
             continue  # its start was skipped, nothing was pushed
         path, holds_block = stack.pop()
+        path = "/".join(path.rsplit("/", _PATH_DEPTH)[-_PATH_DEPTH:])
         if holds_block:
+            # Text between its blocks ("Subscriptions >", "News | More | Reports" in an old
+            # layout cell that also holds the article): each run between blocks or <br>s is
+            # a block of its own, at the container's place.
+            for run in _runs(el):
+                text = " ".join(run.text.split())
+                if text:
+                    out.append(_block(run, f"{path}/~", text))
             continue
         text = " ".join(el.text_content().split())
-        if not text:
-            continue
-        folded = _DIGITS.sub("0", text[:_MAX_TEXT])
-        path = "/".join(path.rsplit("/", _PATH_DEPTH)[-_PATH_DEPTH:])
-        path_hash = _stable_hash(path)
-        out.append((el, _stable_hash(f"{path}\x00{folded}"), path_hash, text.count(" ") + 1))
+        if text:
+            out.append(_block(el, path, text))
     return out
+
+
+def _block(el: HtmlElement | _Run, path: str, text: str) -> tuple[Any, int, int, int]:
+    folded = _DIGITS.sub("0", text[:_MAX_TEXT])
+    return (el, _stable_hash(f"{path}\x00{folded}"), _stable_hash(path), text.count(" ") + 1)
+
+
+@dataclass
+class _Run:
+    """Inline content of a container between two of its blocks (or <br>s)."""
+
+    holder: HtmlElement  # whose .text (``in_text``) or .tail starts the run
+    in_text: bool
+    nodes: list[HtmlElement]
+    text: str
+
+    def drop_tree(self) -> None:
+        if self.in_text:
+            self.holder.text = None
+        else:
+            self.holder.tail = None
+        for node in self.nodes:
+            node.tail = None
+            node.drop_tree()
+
+
+def _runs(container: HtmlElement) -> list[_Run]:
+    runs: list[_Run] = []
+    run = _Run(container, True, [], container.text or "")
+    for child in container:
+        tag = child.tag
+        if isinstance(tag, str) and (tag in _BLOCK_TAGS or tag == "br"):
+            if run.text.strip():
+                runs.append(run)
+            run = _Run(child, False, [], child.tail or "")
+            continue
+        if isinstance(tag, str) and tag not in _SKIP_TAGS:
+            run.text += child.text_content()
+        run.nodes.append(child)
+        run.text += child.tail or ""
+    if run.text.strip():
+        runs.append(run)
+    return runs
 
 
 def tree_blocks(tree: HtmlElement) -> PageBlocks:
@@ -418,7 +466,7 @@ def strip_template(tree: HtmlElement, template: TemplateView) -> tuple[PageBlock
     labels: list[HtmlElement] = []
     for el, words in doomed:
         if words <= LABEL_WORDS:
-            parent = el.getparent()
+            parent = _container(el)
             if parent is not None:
                 labels.append(parent)
         _drop(el)
@@ -447,12 +495,16 @@ def _link_list(section: HtmlElement) -> bool:
     return linked >= LINK_SHARE * len(text)
 
 
-def _drop(el: HtmlElement) -> None:
+def _drop(el: HtmlElement | _Run) -> None:
     """Remove ``el`` with its subtree but keep its tail text (which belongs to the parent)."""
-    parent = el.getparent()
-    if parent is None:
-        return
-    el.drop_tree()
+    if isinstance(el, _Run) or el.getparent() is not None:
+        el.drop_tree()
+
+
+def _container(el: HtmlElement | _Run) -> HtmlElement | None:
+    if isinstance(el, _Run):
+        return el.holder if el.in_text else el.holder.getparent()
+    return el.getparent()
 
 
 def template_site(url: str | None) -> str:
