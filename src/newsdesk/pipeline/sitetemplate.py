@@ -3,8 +3,9 @@
 A single-page extractor cannot tell an ad marker, a syndication disclaimer, an author box, a
 calendar or a pagination row from the article: each looks like a short paragraph. Across many
 pages of one site they give themselves away by recurring. A page is fingerprinted as its *leaf
-blocks* (block elements with no block inside): each block's key is its DOM path (tags, ids and
-classes of its ancestors, digits folded) together with its whitespace- and digit-folded text.
+blocks* (block elements with no block inside, and the inline runs between the blocks of a
+container): each block's key is its DOM path (tags, ids and classes of its block ancestors,
+digits folded) together with its whitespace- and digit-folded text.
 A :class:`SiteTemplate` counts on how many of the site's pages each key occurs, and removes from
 a new page the blocks that are the site's template:
 
@@ -14,7 +15,13 @@ a new page the blocks that are the site's template:
   boilerplate, a disclaimer under every page is;
 - any text in a *template slot*: a DOM path seen on many pages whose content there mostly
   recurs (an author box, a calendar of this month): a new author's box or next month's calendar
-  goes too, while the article body's path, whose paragraphs are unique, never qualifies.
+  goes too, while the article body's path, whose paragraphs are unique, never qualifies;
+- a section whose recurring label (a short heading) leaves it mostly links ("Recommended for
+  you", "From other news sites": the items change, the label gives the section away).
+
+A page whose long text is mostly known already is a copy of a learnt article (AMP, print, a
+second feed's link), not a new page of the site: it is not learnt. A page never loses all its
+long text.
 
 Text alone never decides: the same sentence in the article body of one page and in a sidebar of
 others has two different keys. The model is bounded (``MAX_KEYS`` keys, least useful dropped
@@ -42,7 +49,10 @@ from lxml.html import HtmlElement
 from newsdesk.pipeline.htmldoc import as_text, parse
 from newsdesk.pipeline.urls import host_of
 
-__all__ = ["CompiledTemplate", "LeaveOneOut", "TemplateView", "WithoutThisPage", "PageBlocks", "SiteTemplate", "page_blocks", "strip_template", "template_site", "tree_blocks"]
+__all__ = [
+    "CompiledTemplate", "LeaveOneOut", "PageBlocks", "SiteTemplate", "TemplateView",
+    "WithoutThisPage", "page_blocks", "strip_template", "template_site", "tree_blocks",
+]
 
 MIN_PAGES = 3  # other pages a block must recur on
 SHORT_WORDS = 12  # longer texts need to recur on a share of the pages as well
@@ -64,9 +74,12 @@ WINDOW = 200  # pages after which an unseen key is forgotten
 MAX_KEYS = 6000  # per site: ~150 kB on disk
 
 # Blocks: elements that start a new block of text. A leaf block holds no other block.
-_BLOCK_TAGS = frozenset(
-    ["p", "div", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "blockquote", "pre", "figcaption", "caption", "section", "article", "aside", "header", "footer", "nav", "ul", "ol", "dl", "table", "tr", "tbody", "thead", "tfoot", "form", "address", "center", "figure", "details", "summary", "main", "fieldset", "legend", "iframe"]
-)
+_BLOCK_TAGS = frozenset([
+    "p", "div", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "blockquote",
+    "pre", "figcaption", "caption", "section", "article", "aside", "header", "footer", "nav",
+    "ul", "ol", "dl", "table", "tr", "tbody", "thead", "tfoot", "form", "address", "center",
+    "figure", "details", "summary", "main", "fieldset", "legend", "iframe",
+])
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "svg", "math",
                         "select"})
 _WALK_TAGS = sorted(_BLOCK_TAGS | _SKIP_TAGS)
