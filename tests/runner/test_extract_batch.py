@@ -12,12 +12,19 @@ from tests.conftest import Cli
 from tests.pipeline.test_sitetemplate import BOILERPLATE, site_page
 
 
-def _batch(tmp_path: Path) -> str:
-    lines = []
-    for i in range(8):
-        path = tmp_path / f"bugle-{i}.html"
+def _site_rows(tmp_path: Path, n: int, prefix: str) -> list[dict]:
+    """n pages of one site written to files, as input lines with ids prefix0, prefix1, ..."""
+    rows = []
+    for i in range(n):
+        path = tmp_path / f"{prefix}-{i}.html"
         path.write_text(site_page(i))
-        lines.append({"id": f"b{i}", "path": str(path), "url": f"https://bugle.example/a/{i}"})
+        rows.append({"id": f"{prefix}{i}", "path": str(path),
+                     "url": f"https://bugle.example/{prefix}/{i}"})
+    return rows
+
+
+def _batch(tmp_path: Path) -> str:
+    lines = _site_rows(tmp_path, 8, "b")
     other = tmp_path / "other.html"
     other.write_text(site_page(70).replace("Daily Bugle", "Evening Star"))
     lines.insert(3, {"id": "other", "path": str(other), "url": "https://star.example/x"})
@@ -60,11 +67,7 @@ def test_cli_flag(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_bad_pages_in_a_learning_batch_are_per_page_errors(tmp_path: Path) -> None:
-    rows = []
-    for i in range(5):
-        good = tmp_path / f"ok-{i}.html"
-        good.write_text(site_page(i))
-        rows.append({"id": f"ok{i}", "path": str(good), "url": f"https://bugle.example/{i}"})
+    rows = _site_rows(tmp_path, 5, "ok")
     bad = {
         "empty": b"",
         "binary": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40,
