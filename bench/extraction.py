@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import lxml.html
 import trafilatura
 
+from newsdesk.pipeline import extract as extract_module
 from newsdesk.pipeline.extract import ExtractionError, extract
 from newsdesk.pipeline.metrics import shingle_scores
 from newsdesk.pipeline.sitetemplate import PageBlocks, SiteTemplate, page_blocks
@@ -266,14 +267,31 @@ def precise(page: Page) -> str:
 
 
 def run_all(pages: Sequence[Page]) -> dict[str, list[str]]:
-    """Every extractor's output for every page, in page order."""
+    """Every extractor's output for every page, in page order (and, to show what the second
+    extractor pays, ours single-page without it)."""
     templates = loo_templates(pages)
     return {
         "site": [ours(p, t) for p, t in zip(pages, templates, strict=True)],
         "single": [ours(p) for p in pages],
         "bare": [bare(p) for p in pages],
         "precise": [precise(p) for p in pages],
+        "no_second": without_second_opinion(pages),
     }
+
+
+def without_second_opinion(pages: Sequence[Page]) -> list[str]:
+    saved = extract_module.SECOND_OPINION_BELOW_CHARS
+    extract_module.SECOND_OPINION_BELOW_CHARS = 0  # never asked
+    try:
+        return [ours(p) for p in pages]
+    finally:
+        extract_module.SECOND_OPINION_BELOW_CHARS = saved
+
+
+def second_opinion_note(name: str, outputs: dict[str, list[str]], score: Callable) -> str:
+    used = sum(a != b for a, b in zip(outputs["single"], outputs["no_second"], strict=True))
+    return (f"  {name}: the second extractor (resiliparse) changed {used} pages; ours 1-page F1 "
+            f"{score(outputs['no_second']):.4f} without it, {score(outputs['single']):.4f} with it")
 
 
 # --------------------------------------------------------------------------- scoring
@@ -444,6 +462,8 @@ def evaluate_set(name: str, pages: list[Page]) -> tuple[dict[str, list[str]], li
     outputs = run_all(pages)
     notes: list[str] = []
     if name == "trafeval":
+        notes.append(second_opinion_note(
+            name, outputs, lambda out: snippets(out, pages, True).score.f1))
         counts = {k: snippets(outputs[k], pages, k in MARKDOWN) for k in EXTRACTORS}
         print(
             f"{name + ' (snippets)':{_SET}} {len(pages):5}  "
@@ -458,6 +478,8 @@ def evaluate_set(name: str, pages: list[Page]) -> tuple[dict[str, list[str]], li
         golds = [p.gold for p in pages]
         texts = {k: [plain(o) for o in outputs[k]] if k in MARKDOWN else outputs[k]
                  for k in EXTRACTORS}
+        notes.append(second_opinion_note(
+            name, outputs, lambda out: quality([plain(o) for o in out], golds).f1))
         print(
             f"{name:{_SET}} {len(pages):5}  "
             f"{_cells({k: quality(texts[k], golds) for k in EXTRACTORS})}"
