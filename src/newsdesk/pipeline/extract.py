@@ -761,11 +761,11 @@ def _main_body(tree: HtmlElement, url: str | None) -> _Element | None:
 
 # A second, different extractor where trafilatura's result is doubted. resiliparse (C++, DOM
 # rules of its own, ~3 ms a page) is asked only when our text is short; its text replaces ours
-# when it is several times longer. Measured (bench/extraction.py, single-page F1, before ->
-# after): big9 0.953 -> 0.956, fundus 0.943 -> 0.944, readability 0.791 -> 0.810, trafeval
-# snippets 0.9207 -> 0.9216, newspaper4k unchanged (0.919). Asked below 2,000 characters it
-# gained more on fundus/newspaper4k (0.947/0.924) but lost trafeval (0.9214); at a margin of
-# 1.5-2x it lost on newspaper4k; asked on every page it costs ~3 ms a page for less.
+# when it is several times longer. bench/extraction.py prints what it pays (single-page F1
+# without -> with it): big9 0.9528 -> 0.9563 (1 page changed), trafilatura-eval snippets
+# 0.9213 -> 0.9216 (15), readability 0.7995 -> 0.8101 (3), newspaper4k and fundus unchanged
+# (0). Asked below 2,000 characters it lost on trafilatura-eval; at a margin of 1.5-2x it lost
+# on newspaper4k; asked on every page it costs ~3 ms a page for less.
 SECOND_OPINION_BELOW_CHARS = 1000
 SECOND_OPINION_MARGIN = 3.0
 _BULLET = re.compile(r"^\s*[•\u2022]\s*")
