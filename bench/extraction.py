@@ -34,7 +34,7 @@ import trafilatura
 
 from newsdesk.pipeline import extract as extract_module
 from newsdesk.pipeline.extract import ExtractionError, extract
-from newsdesk.pipeline.metrics import shingle_scores
+from newsdesk.pipeline.metrics import corpus_scores, f1, markdown_line, markdown_text
 from newsdesk.pipeline.sitetemplate import PageBlocks, SiteTemplate, page_blocks
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "web"
@@ -296,30 +296,6 @@ def second_opinion_note(name: str, outputs: dict[str, list[str]], score: Callabl
 
 # --------------------------------------------------------------------------- scoring
 
-# Markdown markers of our output: line-start heading/quote/list markers, table pipes and rules,
-# emphasis/strike/code markers; backslash escapes keep the escaped character.
-_MD_LINE = re.compile(r"^\s*(?:(?:>\s?)+|#{1,6}\s+|[-+*]\s+|\d{1,9}[.)]\s+)*")
-_MD_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
-_MD_INLINE = re.compile(r"\\(.)|\*\*|~~|\*|`+")
-_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)\s]*\)")  # an image is not text
-_CELL_SEP = re.compile(r"\s*(?<!\\)\|\s*")
-
-
-def plain_line(line: str) -> str:
-    line = line.strip()
-    if _MD_RULE.match(line):
-        return ""
-    if line.startswith("|"):
-        line = _CELL_SEP.sub(" ", line)
-    line = _MD_LINE.sub("", _MD_IMAGE.sub("", line))
-    return _MD_INLINE.sub(lambda m: m.group(1) or "", line)
-
-
-def plain(markdown: str) -> str:
-    """Our Markdown as plain text, one line per line, so substring checks see only words."""
-    return "\n".join(plain_line(line) for line in markdown.split("\n"))
-
-
 def norm(text: str) -> str:
     return " ".join(text.split())
 
@@ -331,27 +307,9 @@ class Score:
     f1: float
 
 
-def _f1(p: float, r: float) -> float:
-    return 2 * p * r / (p + r) if p + r else 0.0
-
-
-_WORD = re.compile(r"\w")
-
-
 def quality(preds: Sequence[str], golds: Sequence[str]) -> Score:
-    """Standard metric (scrapinghub/article-extraction-benchmark): per-page shingle precision
-    averaged over outputs with any word, recall over pages whose gold has any word (all of them
-    here), F1 of the two averages."""
-    precisions, recalls = [], []
-    for pred, gold in zip(preds, golds, strict=True):
-        p, r = shingle_scores(pred, gold)
-        if _WORD.search(pred):
-            precisions.append(p)
-        if _WORD.search(gold):
-            recalls.append(r)
-    p = sum(precisions) / max(len(precisions), 1)
-    r = sum(recalls) / max(len(recalls), 1)
-    return Score(p, r, _f1(p, r))
+    """Standard metric (scrapinghub/article-extraction-benchmark), see metrics.corpus_scores."""
+    return Score(*corpus_scores(preds, golds))
 
 
 @dataclass(frozen=True)
@@ -365,7 +323,7 @@ class Snippets:
     def score(self) -> Score:
         p = self.tp / max(self.tp + self.fp, 1)
         r = self.tp / max(self.tp + self.fn, 1)
-        return Score(p, r, _f1(p, r))
+        return Score(p, r, f1(p, r))
 
     @property
     def accuracy(self) -> float:
@@ -379,7 +337,7 @@ def snippets(preds: Sequence[str], pages: Sequence[Page], markdown: bool) -> Sni
     trafilatura's text is checked as it is, as in its own evaluation."""
     tp = fn = fp = tn = 0
     for pred, page in zip(preds, pages, strict=True):
-        text = norm(plain(pred) if markdown else pred)
+        text = norm(markdown_text(pred) if markdown else pred)
         found = [norm(s) in text for s in page.keep]
         tp, fn = tp + sum(found), fn + len(found) - sum(found)
         leaked = [norm(s) in text for s in page.drop]
@@ -388,7 +346,7 @@ def snippets(preds: Sequence[str], pages: Sequence[Page], markdown: bool) -> Sni
 
 
 def _candidate_lines(text: str) -> set[str]:
-    lines = (norm(plain_line(line)) for line in text.split("\n"))
+    lines = (norm(markdown_line(line)) for line in text.split("\n"))
     return {line for line in lines if len(line.split()) >= 3 or len(line) >= 15}
 
 
@@ -476,10 +434,10 @@ def evaluate_set(name: str, pages: list[Page]) -> tuple[dict[str, list[str]], li
             )
     else:
         golds = [p.gold for p in pages]
-        texts = {k: [plain(o) for o in outputs[k]] if k in MARKDOWN else outputs[k]
+        texts = {k: [markdown_text(o) for o in outputs[k]] if k in MARKDOWN else outputs[k]
                  for k in EXTRACTORS}
         notes.append(second_opinion_note(
-            name, outputs, lambda out: quality([plain(o) for o in out], golds).f1))
+            name, outputs, lambda out: quality([markdown_text(o) for o in out], golds).f1))
         print(
             f"{name:{_SET}} {len(pages):5}  "
             f"{_cells({k: quality(texts[k], golds) for k in EXTRACTORS})}"
@@ -498,7 +456,7 @@ def big9_extras(pages: list[Page], outputs: dict[str, list[str]]) -> list[str]:
     for era in sorted({p.era for p in pages}) + ["all"]:
         sel = [i for i, p in enumerate(pages) if era in ("all", p.era)]
         f1s = [
-            quality([plain(out[i]) if md else out[i] for i in sel], [golds[i] for i in sel]).f1
+            quality([markdown_text(out[i]) if md else out[i] for i in sel], [golds[i] for i in sel]).f1
             for out, md in ((outputs["site"], True), (era_out, True), (outputs["single"], True),
                             (outputs["bare"], False))
         ]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -24,23 +23,9 @@ from pathlib import Path
 import trafilatura
 
 from newsdesk.devtools.replay import ReplayServer, load_corpus, shared_data_dir
-from newsdesk.pipeline.metrics import shingle_scores
+from newsdesk.pipeline.metrics import corpus_scores, markdown_text
 
 REPO = Path(__file__).resolve().parents[1]
-_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)\s]*\)")
-
-
-def quality(pairs: list[tuple[str, str]]) -> tuple[float, float, float]:
-    """Standard metric: precision averaged over non-empty outputs, recall over all pages."""
-    precisions, recalls = [], []
-    for pred, gold in pairs:
-        p, r = shingle_scores(pred, gold)
-        if pred.strip():
-            precisions.append(p)
-        recalls.append(r)
-    p = sum(precisions) / max(len(precisions), 1)
-    r = sum(recalls) / max(len(recalls), 1)
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
 def main() -> int:
@@ -103,8 +88,7 @@ def main() -> int:
         exported = subprocess.run([*nd, "export", "--format", "jsonl"], env=env, check=True,
                                   capture_output=True, text=True).stdout.splitlines()
         records = [json.loads(line) for line in exported]
-        # images are Markdown image links in our text, not words of the article
-        ours = {r["url"]: _MD_IMAGE.sub("", r["text"]) for r in records}
+        ours = {r["url"]: markdown_text(r["text"]) for r in records}
         # Pages whose publisher says noarchive keep no text by design: scored apart.
         withheld = {r["url"] for r in records if r.get("withheld")}
 
@@ -113,8 +97,9 @@ def main() -> int:
     base_ms = base_cpu / len(pages) * 1000  # bare extraction CPU per page
     pipe_ms = crawl_cpu / max(stored, 1) * 1000  # crawler process + extraction workers per page
     scored = {u: g for u, g in url_gold.items() if u not in withheld}
-    ours_q = quality([(ours.get(u, ""), g) for u, g in scored.items()])
-    base_q = quality([(base_out.get(u, ""), g) for u, g in scored.items()])
+    golds = list(scored.values())
+    ours_q = corpus_scores([ours.get(u, "") for u in scored], golds)
+    base_q = corpus_scores([base_out.get(u, "") for u in scored], golds)
     print(f"bare trafilatura extract: {base_rate:.1f} pages/s on 1 core ({base_s:.1f} s)")
     print(f"newsdesk crawl --once:    {rate:.1f} pages/s end to end ({stored} stored of "
           f"{len(pages)} in {crawl_s:.1f} s, {args.workers} extraction workers), "

@@ -277,7 +277,8 @@ class ClusterState(models.Model):
 
 class SiteTemplateState(models.Model):
     """A host's learnt page template (pipeline.sitetemplate.SiteTemplate.to_bytes(): bounded,
-    at most ~150 kB), so a restarted crawler keeps stripping that site's boilerplate."""
+    ~12 bytes a key, ~75 kB at its 6,000-key bound), so a restarted crawler keeps stripping
+    that site's boilerplate."""
 
     host = models.CharField(max_length=255, unique=True)
     pages = models.PositiveIntegerField(default=0)

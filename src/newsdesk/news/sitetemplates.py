@@ -3,7 +3,7 @@
 Extraction runs in worker processes; they get a host's template as a small
 :class:`~newsdesk.pipeline.sitetemplate.CompiledTemplate` with each page and send the page's
 fingerprint back, which is learnt here, in the crawler's process, in the order pages are stored.
-Memory is bounded by the keys loaded (``max_keys`` across hosts, ~170 bytes each in Python):
+Memory is bounded by the keys loaded (``max_keys`` across hosts; ~200 bytes a key in Python):
 the least recently used templates go, saved first when changed; each template is itself
 bounded (see pipeline.sitetemplate).
 """
@@ -31,6 +31,7 @@ class TemplateStore:
         self._loaded: OrderedDict[str, SiteTemplate] = OrderedDict()
         self._compiled: dict[str, CompiledTemplate] = {}
         self._dirty: set[str] = set()
+        self._keys = 0  # keys in the loaded templates, kept up to date rather than summed
 
     def _get(self, host: str) -> SiteTemplate:
         template = self._loaded.get(host)
@@ -40,15 +41,15 @@ class TemplateStore:
         data = SiteTemplateState.objects.filter(host=host).values_list("data", flat=True).first()
         template = SiteTemplate.from_bytes(bytes(data)) if data else SiteTemplate()
         self._loaded[host] = template
+        self._keys += len(template)
         self._trim()
         return template
 
     def _trim(self) -> None:
         """Unload the least recently used templates beyond ``max_keys`` (saving changed ones)."""
-        loaded = sum(len(t) for t in self._loaded.values())
-        while loaded > self.max_keys and len(self._loaded) > 1:
+        while self._keys > self.max_keys and len(self._loaded) > 1:
             old, evicted = self._loaded.popitem(last=False)
-            loaded -= len(evicted)
+            self._keys -= len(evicted)
             if old in self._dirty:
                 self._save([old], {old: evicted})
             self._compiled.pop(old, None)
@@ -69,7 +70,10 @@ class TemplateStore:
     def learn(self, host: str, blocks: PageBlocks | None) -> None:
         if not host or blocks is None:
             return
-        if self._get(host).learn(blocks):
+        template = self._get(host)
+        before = len(template)
+        if template.learn(blocks):
+            self._keys += len(template) - before
             self._dirty.add(host)
             self._trim()
 

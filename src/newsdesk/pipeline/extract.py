@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from htmldate import find_date
-from lxml.etree import Element, XPath, _Element
+from lxml.etree import XPath, _Element
 from lxml.html import HtmlElement
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
@@ -303,10 +303,8 @@ def _inline_child(child: _Element, in_cell: bool, glued: bool = False) -> str:
     rendered plain.
     """
     tag = child.tag
-    if not isinstance(tag, str):
-        return ""  # comments / processing instructions
-    if tag == "graphic":
-        return _image(child)
+    if not isinstance(tag, str) or tag == "graphic":
+        return ""  # comments / processing instructions; images: see _with_images
     if tag == "lb":
         return " " if in_cell else "\n"
     if tag == "hi" or tag == "del":
@@ -326,12 +324,9 @@ def _inline_child(child: _Element, in_cell: bool, glued: bool = False) -> str:
     return _inline(child, in_cell)  # ref and anything unknown: keep the text
 
 
-def _image(graphic: _Element) -> str:
-    """An image as Markdown: its alt text, linked to its (absolute http) source."""
-    src = graphic.get("src") or ""
-    if not src.startswith(("http://", "https://")):
-        return ""
-    alt = " ".join((graphic.get("alt") or graphic.get("title") or "").split())
+def _image(src: str, alt: str) -> str:
+    """An image as Markdown: its alt text, linked to its absolute source."""
+    alt = " ".join(alt.split())
     # a URL with spaces or parentheses would end the link early
     src = src.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
     return f"![{_text(alt)}]({src})"
@@ -373,9 +368,8 @@ def _with_images(blocks: list[str], tree: HtmlElement, url: str | None) -> list[
             continue
         if any(a.tag in _IMAGE_SKIP_ANCESTORS for a in img.iterancestors()):
             continue
-        graphic = Element("graphic", src=src, alt=img.get("alt") or "")
-        rendered = _image(graphic)
-        if rendered and rendered not in before.get(starts[key], []):
+        rendered = _image(src, img.get("alt") or "")
+        if rendered not in before.get(starts[key], []):
             before.setdefault(starts[key], []).append(rendered)
     if not before:
         return blocks
