@@ -295,7 +295,9 @@ class Crawler:
         unconditional: bool,
     ) -> list[QueuedPage | int]:
         now = timezone.now()
-        mark = self._tombstone_mark(fresh=True)  # before the lookup: see _claim
+        # Read before the lookup (see _claim); an older mark is as good: any tombstone written
+        # since it was read changes it, so the page is checked again when claimed.
+        mark = self._tombstone_mark()
         by_url: dict[str, FeedEntry] = {}
         for e in entries:
             by_url.setdefault(canonicalize(e.url), e)
@@ -346,11 +348,14 @@ class Crawler:
             store.log_fetch("feed", src.url, source=src, status=res.status,
                             reason=f"queued {len(to_queue)}", elapsed=res.elapsed,
                             size=len(res.body))
-        if created and created[0].pk is None:
-            # Some backends don't return ids from bulk_create with ignore_conflicts.
-            return list(QueuedPage.objects.filter(url__in=[q.url for q in to_queue])
-                        .values_list("id", flat=True))
+            if created and created[0].pk is None:
+                # bulk_create with ignore_conflicts sets no ids (SQLite and PostgreSQL alike):
+                # read the rows back in one query, so that no page costs a query of its own
+                # when it is claimed (that was 4 ms a page on a 1,262-source pass).
+                created = list(QueuedPage.objects.filter(url__in=[q.url for q in to_queue]))
         for q in created:
+            if q.source_id == src.pk:
+                q.source = src  # already loaded, with its category
             self._clean[q.pk] = mark
         return list(created)
 
@@ -507,7 +512,7 @@ class Crawler:
         article = store.find_existing([qp.url]) if qp.refetch else None
         return qp, article, False
 
-    def _tombstone_mark(self, *, fresh: bool = False) -> tuple[int, int | None]:
+    def _tombstone_mark(self) -> tuple[int, int | None]:
         """(count, highest id) of the tombstones: it changes whenever one is written.
 
         Re-read at most every TOMBSTONE_MARK_TTL seconds for pages about to be fetched: a page
@@ -516,7 +521,7 @@ class Crawler:
         """
         at, mark = self._mark
         now = time.monotonic()
-        if fresh or mark is None or now - at > TOMBSTONE_MARK_TTL:
+        if mark is None or now - at > TOMBSTONE_MARK_TTL:
             agg = Tombstone.objects.aggregate(n=Count("id"), top=Max("id"))
             mark = (agg["n"], agg["top"])
             self._mark = (now, mark)
