@@ -117,6 +117,35 @@ def test_recurring_runs_in_an_old_layout_cell_go() -> None:
     assert all(_sentence(rng) in text for _ in range(5))
 
 
+def test_recurring_links_in_the_article_cell_go_even_where_the_cell_holds_much_text() -> None:
+    # forbes.com 2005: "Also in Lifestyle" teaser links between <hr>s in the article's own cell;
+    # the cell holds hundreds of article runs, so the share rule for short text keeps them
+    teasers = ["Great Automotive Comebacks", "Lexus Readies Another Hybrid", "Affordable Luxuries"]
+
+    def page(i: int, links: list[str]) -> str:
+        rng = random.Random(i)
+        paras = "<br><br>".join(_sentence(rng, 8) for _ in range(80))
+        items = "".join(f"<hr><a href='/{n}'>{t}</a>" for n, t in enumerate(links))
+        return (f"<html><body><table><tr><td><h1>Story {i}</h1>{paras}<br>"
+                f"<span>Also in</span>{items}</td></tr></table></body></html>")
+
+    template = SiteTemplate()
+    for i in range(20):
+        # on 4 of 20 pages (not on half of them, the rule for a long text among paragraphs);
+        # the last teaser on two pages only: not yet the site's
+        links = teasers if i < 2 else teasers[:2] if i < 4 else [f"Other story {i}"]
+        template.learn(page_blocks(page(i, links)))
+    html = page(50, teasers)
+    single = extract(html).text
+    text = extract(html, site=template).text
+    assert "Lexus Readies Another Hybrid" in single
+    assert "Great Automotive Comebacks" not in text and "Lexus Readies" not in text
+    assert "Affordable Luxuries" in text
+    rng = random.Random(50)
+    assert all(_sentence(rng, 8) in text for _ in range(80))
+    assert extract(html, site=template.compiled()).text == text
+
+
 def test_a_quote_in_two_articles_is_not_boilerplate() -> None:
     quote = ("The mayor said the ferry would run every hour again from the spring on, whatever "
              "the budget.")

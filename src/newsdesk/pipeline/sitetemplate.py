@@ -17,7 +17,11 @@ a new page the blocks that are the site's template:
   recurs (an author box, a calendar of this month): a new author's box or next month's calendar
   goes too, while the article body's path, whose paragraphs are unique, never qualifies;
 - a section whose recurring label (a short heading) leaves it mostly links ("Recommended for
-  you", "From other news sites": the items change, the label gives the section away).
+  you", "From other news sites": the items change, the label gives the section away);
+- a block of mostly links that recurs at the same place on ``MIN_PAGES`` other pages, whatever
+  that place holds besides: an old table layout keeps its "Also in Lifestyle" links in the
+  article's own cell, where the share rules would keep them. Article paragraphs are seldom
+  mostly links, and the same one on three other pages at the same place is boilerplate.
 
 A page whose long text is mostly known already is a copy of a learnt article (AMP, print, a
 second feed's link), not a new page of the site: it is not learnt. A page never loses all its
@@ -208,7 +212,7 @@ def _runs(container: HtmlElement) -> list[_Run]:
     run = _Run(container, True, [], container.text or "")
     for child in container:
         tag = child.tag
-        if isinstance(tag, str) and (tag in _BLOCK_TAGS or tag == "br"):
+        if isinstance(tag, str) and (tag in _BLOCK_TAGS or tag in ("br", "hr")):
             if run.text.strip():
                 runs.append(run)
             run = _Run(child, False, [], child.tail or "")
@@ -335,20 +339,27 @@ class SiteTemplate:
         total, recurring = self._path_totals().get(path, (0, 0))
         return _recurs(self.count(key), words, self.pages, total) or _slot(total, recurring)
 
+    def recurring(self, key: int) -> bool:
+        """At its place on ``MIN_PAGES`` pages, whatever else the place holds."""
+        return self.count(key) >= MIN_PAGES
+
     def compiled(self) -> CompiledTemplate:
         """The template's verdicts as small sets, cheap to send to an extraction process."""
         totals = self._path_totals()
         short: set[int] = set()
         long: set[int] = set()
+        recurring: set[int] = set()
         for key, (count, path, _last) in self._keys.items():
             if count < MIN_PAGES:
                 continue
+            recurring.add(key)
             if _recurs(count, SHORT_WORDS, self.pages, totals[path][0]):
                 short.add(key)
             if _recurs(count, SHORT_WORDS + 1, self.pages, totals[path][0]):
                 long.add(key)
         slots = {path for path, (total, recurring) in totals.items() if _slot(total, recurring)}
-        return CompiledTemplate(self.pages, frozenset(short), frozenset(long), frozenset(slots))
+        return CompiledTemplate(self.pages, frozenset(short), frozenset(long), frozenset(slots),
+                                frozenset(recurring))
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -422,6 +433,9 @@ class LeaveOneOut:
         total, recurring = total - d_total, recurring - d_recurring
         return _recurs(self.count(key), words, self.pages, total) or _slot(total, recurring)
 
+    def recurring(self, key: int) -> bool:
+        return self.count(key) >= MIN_PAGES
+
 
 @dataclass(frozen=True)
 class CompiledTemplate:
@@ -432,10 +446,14 @@ class CompiledTemplate:
     short: frozenset[int]
     long: frozenset[int]
     slots: frozenset[int]
+    recurring_keys: frozenset[int] = frozenset()  # every key on MIN_PAGES pages or more
 
     def is_template(self, key: int, path: int, words: int) -> bool:
         return (key in self.long or (words <= SHORT_WORDS and key in self.short)
                 or path in self.slots)
+
+    def recurring(self, key: int) -> bool:
+        return key in self.recurring_keys
 
 
 @dataclass(frozen=True)
@@ -465,7 +483,9 @@ def strip_template(tree: HtmlElement, template: TemplateView) -> tuple[PageBlock
     doomed: list[tuple[HtmlElement, int]] = []
     long_kept = False
     for el, key, path, words in blocks:
-        if judge.pages >= MIN_PAGES and judge.is_template(key, path, words):
+        if judge.pages >= MIN_PAGES and (
+            judge.is_template(key, path, words) or (judge.recurring(key) and _is_link(el))
+        ):
             doomed.append((el, words))
         elif words > SHORT_WORDS:
             long_kept = True
@@ -493,6 +513,19 @@ def strip_template(tree: HtmlElement, template: TemplateView) -> tuple[PageBlock
         if best is not None:
             _drop(best)
     return fingerprint, removed
+
+
+def _is_link(el: HtmlElement | _Run) -> bool:
+    """The block's text is mostly link text (LINK_SHARE)."""
+    if isinstance(el, _Run):
+        text, anchors = el.text, [a for node in el.nodes for a in node.iter("a")]
+    else:
+        text, anchors = el.text_content(), list(el.iter("a"))
+    if not anchors:
+        return False
+    size = len("".join(text.split()))
+    linked = sum(len("".join(a.text_content().split())) for a in anchors)
+    return size > 0 and linked >= LINK_SHARE * size
 
 
 def _link_list(section: HtmlElement) -> bool:
