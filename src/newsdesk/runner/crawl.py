@@ -301,8 +301,9 @@ class Crawler:
         by_url: dict[str, FeedEntry] = {}
         for e in entries:
             by_url.setdefault(canonicalize(e.url), e)
-        # Taken-down URLs and domains are never queued (one batch lookup per feed).
-        blocked = tombstoned_filter(e.url for e in by_url.values())
+        # Taken-down URLs and domains are never queued (one batch lookup per feed; none while
+        # the mark says there is no tombstone at all: one written since changes the mark).
+        blocked = tombstoned_filter(e.url for e in by_url.values()) if mark[0] else set()
         by_url = {k: e for k, e in by_url.items() if e.url not in blocked}
         known = dict(
             Article.objects.filter(canonical_url__in=list(by_url)).values_list(
