@@ -180,6 +180,15 @@ def test_updated_only_when_later_than_published() -> None:
     assert extract(html, PAGE_URL).updated is None
 
 
+def test_an_article_of_today_keeps_its_time() -> None:
+    # htmldate's max_date is a day: today's would turn away every timestamp after midnight and
+    # leave the day alone (found in the text), so two of today's stories tied on the date
+    now = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+    html = FIXTURE.replace("2024-03-05T10:00:00+01:00", now.isoformat()).replace(
+        "2024-03-06T12:00:00Z", now.isoformat())
+    assert extract(html, PAGE_URL).published == now
+
+
 def test_missing_metadata_is_none_not_error() -> None:
     html = "<html><body><p>" + "Plain words of a page without any metadata. " * 10 + "</p></html>"
     r = extract(html)

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -737,7 +737,10 @@ def _find_date(tree: HtmlElement, url: str | None, original: bool) -> str | None
             extensive_search=False,
             outputformat=_ISO,
             url=url,
-            max_date=date.today().isoformat(),
+            # htmldate compares timestamps with midnight of max_date: today's date would turn
+            # away every timestamp of today (a fresh article kept only its day, found in the
+            # text), and a publisher ahead of UTC may already be on tomorrow's date
+            max_date=(date.today() + timedelta(days=1)).isoformat(),
             # a date in the URL is day-only: header/JSON-LD timestamps win over it
             deferred_url_extractor=True,
         )
