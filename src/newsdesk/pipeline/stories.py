@@ -2,8 +2,17 @@
 
 Each article becomes a sparse TF-IDF vector of cheap features (lower-cased words with a light
 plural fold, numbers, title words and capitalised words weighted up) over IDF statistics kept
-online in a bounded vocabulary. An article joins the active story whose centroid is most
-cosine-similar if that similarity reaches ``threshold``, else it starts a new story.
+online in a bounded vocabulary (with a prior of virtual documents, so a cold stream's IDF is
+not noise). An article joins the active story whose centroid is most cosine-similar if that
+similarity reaches ``threshold``, scaled by the story's size: a one-article story needs 1.2x
+the threshold, an established one a little less than 1x. Else it starts a new story. Stories
+that are still one or two articles ``recheck_after`` joins later get one second look against
+the stories formed since, and merge into one they now match; merges are announced
+(:meth:`StoryClusterer.drain_merges`).
+
+Bench (``bench/stories.py``, development halves, one set of constants): B-cubed F1
+googlenews_TS 0.960, googlenews_T 0.809, mstream News-T 0.823, BASIL 0.990; BASIL (full texts,
+the slowest per article) ~2,900 docs/s of CPU, googlenews_TS ~4,000-5,000.
 
 Streaming costs: candidate stories come from an inverted index over each *active* story's top
 centroid terms, so the work per article depends on the active stories sharing its terms, never
@@ -21,15 +30,20 @@ import json
 import math
 import re
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
+from operator import add, itemgetter, mul
 from typing import Any
 
 __all__ = ["StoryClusterer", "StoryDoc", "StoryInfo", "cluster", "features"]
 
-STATE_VERSION = 1
+# 2 added the re-check queue ("recheck") and its parameters; version 1 states still load (with
+# an empty queue and the default re-check parameters).
+STATE_VERSION = 2
+_READABLE_STATES = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,11 @@ would you your yours yourself said says say told tell according new one two year
 like get got make made many much may might must us also still even back well since per via s t
 last first week day today yesterday tuesday monday wednesday thursday friday saturday sunday
 """
+# Measured and dropped on the tokenizer: a memo keyed on (separator, token) pairs so a text
+# maps to terms in C (map + Counter) was 7% slower warm and slower still cold (BASIL's
+# vocabulary is mostly new to the memo when the bench reaches it); so was a per-token memo with
+# the passes in C (map, compress, Counter: 204 vs 188 us/doc of features on BASIL, cold). The
+# regex is most of the cost, not the loop.
 # Other languages' function words from jusText's stoplists (shipped with trafilatura): without
 # them every article of, say, a Spanish outlet shares "de la que el los" and they clump together.
 # English keeps the hand list above, which the bench was tuned with.
@@ -89,7 +108,12 @@ def _stoplist() -> frozenset[str]:
 _STOP = _stoplist()
 TITLE_WEIGHT = 2.0  # a headline states the event; its words count as two body mentions
 CAPS_WEIGHT = 1.5  # capitalised mid-sentence words are names: the cheapest entity signal
-MAX_TOKENS = 400  # the lede carries the event; also bounds the cost of enormous texts
+# The lede carries the event, and the body is most of the cost (the tokenizer's findall and
+# per-token loop): 200 kept words (was 400) alone took BASIL from ~1,850 to ~2,400 docs/s
+# (~2,900 with the faster vectorising and tokenizing), with the same F1 there (one doc either
+# way across 120-400; measured before the IDF prior, its 3,650-day-window stress variant, where
+# every story competes, was no worse: B3-F1 0.902 at 200 vs 0.882 at 400).
+MAX_TOKENS = 200
 MAX_CHARS = 20_000
 
 
@@ -105,10 +129,12 @@ def _fold(tok: str) -> str:
 _FOLDED: dict[str, str] = {}  # raw token -> folded term ("" for a stop word)
 
 
-# One findall (in C) instead of a match object per token: each token comes with the non-word
-# characters before it, which is all the capital-letter rule needs. A "." sentinel stands for
-# the text's start.
-_TOKEN_CTX = re.compile(r"(\W*)([^\W_]+(?:['’.][^\W_]+)*)")
+# One split (in C) instead of a match object per token: with the token pattern as its capturing
+# group, re.split returns [separator, token, separator, token, ..., tail], and the separator
+# before a token is all the capital-letter rule needs. A "." sentinel stands for the text's
+# start. (findall of r"(\W*)(token)" gave the same tokens and rule results, one tuple per
+# token, and was ~20% slower.)
+_TOKEN_SPLIT = re.compile(r"([^\W_]+(?:['’.][^\W_]+)*)")
 _SENTENCE_START = frozenset(".!?\"“‘'—:")
 
 
@@ -129,7 +155,8 @@ def _count(text: str, weight: float, tf: dict[str, float], limit: int) -> None:
         cache.clear()
     plain: list[str] = []
     named: list[str] = []
-    for sep, raw in _TOKEN_CTX.findall("." + text[: min(MAX_CHARS, 12 * limit)]):
+    parts = _TOKEN_SPLIT.split("." + text[: min(MAX_CHARS, 12 * limit)])
+    for sep, raw in zip(parts[0::2], parts[1::2], strict=False):  # (the tail has no token)
         key = cache.get(raw)
         if key is None:
             low = raw.lower()
@@ -155,12 +182,44 @@ def _count(text: str, weight: float, tf: dict[str, float], limit: int) -> None:
 def features(title: str, text: str) -> dict[str, float]:
     """Weighted term counts of an article (before IDF)."""
     tf: dict[str, float] = {}
-    _count(title, TITLE_WEIGHT, tf, 64)
-    _count(text, 1.0, tf, MAX_TOKENS)
+    if title:
+        _count(title, TITLE_WEIGHT, tf, 64)
+    if text:
+        _count(text, 1.0, tf, MAX_TOKENS)
     return tf
 
 
 # -- clusterer ----------------------------------------------------------------------------------
+# IDF = log((n + 1 + IDF_PRIOR) / df): IDF_PRIOR virtual documents that contain no term. Without
+# them a stream's first stories are scored on an IDF of a handful of documents, where every
+# shared word looks common (BASIL's first triplet, three outlets on Beck at CPAC, split three
+# ways). 30 took BASIL from 0.979 to 0.990 and left googlenews within noise (on 5,838 docs it
+# is a constant shift of ~0.005); 10 gave BASIL 0.985; 100 gave 0.990 on its own but 0.981
+# with the size-aware threshold below.
+IDF_PRIOR = 30.0
+# Size-aware joining: an article needs SINGLETON_FACTOR x threshold to join a one-article story
+# (one shared-topic pair is weak evidence and chains different stories: googlenews' two HIV
+# stories fused at their second article), and joining an established story gets easier by
+# SIZE_SLOPE x threshold per decade of its size (its centroid is the story's consensus, not
+# one article's wording). Measured together with the re-check below (B3-F1, given order /
+# mean of 3 shuffles): googlenews_TS 0.956/0.945 -> 0.960/0.950, googlenews_T 0.778/0.757 ->
+# 0.809/0.774, mstream 0.800 -> 0.823, BASIL 0.990 (the prior's). Every neighbour (factor
+# 1.1-1.3 x slope 0.05-0.15) beats the old defaults on the shuffled means (TS 0.947-0.952, T
+# 0.767-0.776) but the given order swings 0.952-0.960; factor 1.3 starts splitting BASIL's
+# triplets (0.985). Slope 0.2-0.3 merges stories (TS 0.946-0.935); a threshold rising with
+# size fragments them (TS 0.948/0.939 at +0.1).
+SINGLETON_FACTOR = 1.2
+SIZE_SLOPE = 0.1
+# Measured and dropped (googlenews_TS B3-F1 given order / mean of 3 shuffles unless said):
+# - Merging stories of 3+ articles whose centroids converge: at the end of the googlenews_TS
+#   stream, same-story fragment pairs sit at centroid cosine 0.16-0.23 among as many
+#   different-story pairs at 0.10-0.23; no cut separates them.
+# - Skip-stop-word bigrams (first 64 tokens, weight 0.5 / 0.25 of a word): more precision, far
+#   less recall; with the threshold lowered to make up, 0.951/- and 0.955/- vs 0.956.
+# - Lede weighting (first 6 or 12 body words x1.5 or x2): shuffled mean +0.001..+0.005, given
+#   order 0.941-0.958; not a clear gain, not kept.
+# - Lower merge_threshold (0.20, 0.22): googlenews_T/mstream up 0.01-0.02, googlenews_TS down
+#   to 0.944; higher (0.28, 0.30): T and mstream down 0.02-0.03.
 class _Story:
     __slots__ = ("absorbed", "centroid", "first", "indexed", "last", "members", "norm", "norm_n",
                  "sid", "size")
@@ -182,6 +241,16 @@ class _Story:
         self.members: list[tuple[float, int, str, str, str | None]] = []
 
 
+def _size_scale(size: int) -> float:
+    """Similarity multiplier equivalent to the size-aware threshold (see SIZE_SLOPE)."""
+    if size <= 1:
+        return 1.0 / SINGLETON_FACTOR
+    return 1.0 / max(0.5, 1.0 - SIZE_SLOPE * math.log10(size))
+
+
+_SCALES = [_size_scale(n) for n in range(1024)]
+
+
 def _ts(dt: datetime) -> float:
     return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
 
@@ -196,7 +265,10 @@ class StoryClusterer:
     ``threshold``: cosine between an article and a story centroid needed to join it.
     ``window``: a story accepts articles up to this long after its last update, then closes.
     ``doc_terms``: top TF-IDF terms kept per article; ``index_terms``: top centroid terms of a
-    story put in the inverted index; ``centroid_terms``: centroid size cap; ``max_vocab``:
+    story put in the inverted index; ``centroid_terms``: centroid size cap; ``merge_threshold``:
+    centroid cosine at which two stories an article would both join merge; ``recheck_after``:
+    joins after a story starts before it is re-checked (``None``: never), if it has at most
+    ``recheck_size`` articles then; ``max_vocab``:
     vocabulary bound for the online document frequencies; ``max_active``: hard cap on open
     stories (the least recently updated closes first); ``clock``: "now" for undated articles.
     """
@@ -204,6 +276,7 @@ class StoryClusterer:
     def __init__(self, *, threshold: float = 0.10, window: timedelta = timedelta(days=3),
                  doc_terms: int = 48, index_terms: int = 24, centroid_terms: int = 256,
                  candidates: int = 16, merge_threshold: float | None = 0.25,
+                 recheck_after: int | None = 1000, recheck_size: int = 2,
                  max_vocab: int = 200_000, max_active: int = 20_000,
                  clock: Callable[[], datetime] | None = None) -> None:
         if not 0.0 < threshold <= 1.0:
@@ -217,6 +290,14 @@ class StoryClusterer:
         self.centroid_terms = centroid_terms
         self.candidates = candidates
         self.merge_threshold = merge_threshold
+        # Re-check (with the size-aware threshold; googlenews_TS B3-F1 given order / mean of 3
+        # shuffles): never 0.960/0.947, after 500 joins 0.961/0.946, after 1000 0.960/0.950 and
+        # mstream 0.815 -> 0.823. Before the size-aware threshold, re-checking stories of up to
+        # 3 articles (0.956/0.942 at 500) or an earlier look (200: 0.946/0.941) re-homed what
+        # only looked alike. Cost: one candidate search per new story, not per article.
+        self.recheck_after = recheck_after
+        self.recheck_size = recheck_size
+        self._recheck: deque[tuple[int, int]] = deque()  # (due join seq, sid) of new stories
         self.max_vocab = max_vocab
         self.max_active = max_active
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -258,12 +339,34 @@ class StoryClusterer:
             self._stories[best.sid] = best
             if len(self._stories) > self.max_active:
                 self._close_oldest()
+            if self.recheck_after is not None:
+                self._recheck.append((self._seq + 1 + self.recheck_after, best.sid))
         self._join(best, raw, t, doc)
         if self.merge_threshold is not None:
             for other in also:
                 if self._similarity(best, other) >= self.merge_threshold:
                     self._merge(best, other)
-        return best.sid
+        sid = best.sid
+        rq = self._recheck
+        while rq and rq[0][0] <= self._seq:  # at most one new story came due per join
+            self._recheck_story(rq.popleft()[1])
+        return self.resolve(sid)
+
+    def _recheck_story(self, sid: int) -> None:
+        """Give a story that is still one or two articles ``recheck_after`` joins after it
+        started a second look: it may belong to a story that formed (or grew) after it. If
+        it now clears the threshold against one, it merges in (announced like any merge)."""
+        s = self._stories.get(sid)
+        if s is None or s.size > self.recheck_size:
+            return
+        norm = self._norm(s)
+        if norm <= 0:
+            return
+        logn, logdf = self._logn, self._logdf
+        vec = {t: w * (logn - logdf.get(t, 0.0)) / norm for t, w in s.centroid.items()}
+        best, best_sim, _ = self._best(vec, s.last, exclude=sid)
+        if best is not None and best_sim >= self.threshold:
+            self._merge(best, s)
 
     def story(self, story_id: int) -> StoryInfo:
         """The story as it stands (or as it was when it closed, while still buffered)."""
@@ -306,25 +409,61 @@ class StoryClusterer:
 
     def _weighted(self, c: dict[str, float]) -> dict[str, float]:
         """``c`` with the current IDF applied."""
+        # (map/zip in C instead measured 5-10% faster on googlenews_TS's large centroids and as
+        # much slower on mstream's small ones: not kept.)
         logn, logdf = self._logn, self._logdf
         return {t: w * (logn - logdf.get(t, 0.0)) for t, w in c.items()}
 
     def _vectorise(self, tf: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
         """(unit TF-IDF vector, the same without IDF) of the top ``doc_terms`` terms."""
+        if len(tf) <= 32:
+            return self._vectorise_short(tf)
+        # map/zip over a long article's few hundred terms run in C: the per-term Python loop
+        # (still used for short texts, where setting up the maps costs more: 14 vs 10 us per
+        # googlenews title) was a third of the cost of a long article.
+        df, logdf, log = self._df, self._logdf, math.log
+        terms = list(tf)
+        counts = list(map(add, map(df.get, terms, repeat(0.0)), repeat(1.0)))
+        df.update(zip(terms, counts, strict=True))
+        logs = list(map(log, counts))
+        logdf.update(zip(terms, logs, strict=True))
+        self._n += 1.0
+        self._logn = logn = log(self._n + 1.0 + IDF_PRIOR)
+        if len(df) > self.max_vocab:
+            self._decay()
+            logn, logdf = self._logn, self._logdf
+            logs = list(map(logdf.get, terms, repeat(0.0)))
+        idfs = list(map(logn.__sub__, logs))
+        cs = tf.values()
+        if min(cs, default=1.0) >= 1.0:  # sublinear tf (every feature weight is at least 1)
+            ws = list(map(mul, map(add, repeat(1.0), map(log, cs)), idfs))
+        else:
+            ws = [((1.0 + log(c)) if c >= 1.0 else c) * i for c, i in zip(cs, idfs, strict=True)]
+        items = list(zip(terms, ws, idfs, strict=True))
+        if len(items) > self.doc_terms:  # stable: ties keep first-seen order, as nlargest did
+            items = sorted(items, key=itemgetter(1), reverse=True)[: self.doc_terms]
+        norm = math.sqrt(sum(w * w for _, w, _ in items)) or 1.0
+        vec = {term: w / norm for term, w, _ in items if w > 0}
+        raw = {term: w / norm / i for term, w, i in items if w > 0}
+        return vec, raw
+
+    def _vectorise_short(self, tf: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+        """:meth:`_vectorise` of up to 32 terms, by plain loops: the same numbers, in the same
+        order."""
         df, logdf, log = self._df, self._logdf, math.log
         for term in tf:
             df[term] = v = df.get(term, 0.0) + 1.0
             logdf[term] = log(v)
         self._n += 1.0
-        self._logn = log(self._n + 1.0)
+        self._logn = logn = log(self._n + 1.0 + IDF_PRIOR)
         if len(df) > self.max_vocab:
             self._decay()
-        logn = self._logn
+            logn, logdf = self._logn, self._logdf
         idf = {term: logn - logdf.get(term, 0.0) for term in tf}
-        weights = {term: (1.0 + math.log(c)) * idf[term] for term, c in tf.items() if c >= 1.0}
-        weights.update({term: c * idf[term] for term, c in tf.items() if c < 1.0})
+        weights = {term: ((1.0 + log(c)) if c >= 1.0 else c) * idf[term] for term, c in tf.items()}
         if len(weights) > self.doc_terms:
-            weights = dict(heapq.nlargest(self.doc_terms, weights.items(), key=lambda kv: kv[1]))
+            weights = dict(sorted(weights.items(), key=itemgetter(1), reverse=True)
+                           [: self.doc_terms])
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         vec = {term: w / norm for term, w in weights.items() if w > 0}
         raw = {term: w / idf[term] for term, w in vec.items()}
@@ -346,9 +485,9 @@ class StoryClusterer:
 
     def _relog(self) -> None:
         self._logdf = {k: math.log(v) for k, v in self._df.items()}
-        self._logn = math.log(self._n + 1.0)
+        self._logn = math.log(self._n + 1.0 + IDF_PRIOR)
 
-    def _best(self, vec: dict[str, float], t: float
+    def _best(self, vec: dict[str, float], t: float, exclude: int = 0
               ) -> tuple[_Story | None, float, list[_Story]]:
         index, stories = self._index, self._stories
         hits: dict[int, float] = {}
@@ -357,6 +496,7 @@ class StoryClusterer:
             if posting:
                 for sid in posting:
                     hits[sid] = hits.get(sid, 0.0) + w
+        hits.pop(exclude, None)
         if not hits:
             return None, 0.0, []
         if len(hits) > self.candidates:
@@ -366,6 +506,7 @@ class StoryClusterer:
         # Current IDF applies to both sides: the article's own weights carry it once already.
         q = self._weighted(vec)
         best, best_sim = None, -1.0
+        scales = _SCALES
         also: list[_Story] = []  # other stories this article would have joined too
         for sid in cands:
             s = stories[sid]
@@ -379,6 +520,8 @@ class StoryClusterer:
                     dot += w * cw
             norm = self._norm(s)
             sim = dot / norm if norm > 0 else 0.0
+            size = s.size  # the size-aware threshold (best: the one clearing its bar by most)
+            sim *= scales[size] if size < 1024 else _size_scale(size)
             if sim >= self.threshold:
                 also.append(s)
             if sim > best_sim:
@@ -529,10 +672,12 @@ class StoryClusterer:
                        "doc_terms": self.doc_terms, "index_terms": self.index_terms,
                        "centroid_terms": self.centroid_terms, "candidates": self.candidates,
                        "merge_threshold": self.merge_threshold,
+                       "recheck_after": self.recheck_after, "recheck_size": self.recheck_size,
                        "max_vocab": self.max_vocab, "max_active": self.max_active},
             "df": self._df, "n": self._n, "seq": self._seq, "next_sid": self._next_sid,
             "now": self._now if math.isfinite(self._now) else None,
             "merges": self._merges,
+            "recheck": list(self._recheck),
             "stories": [{"sid": s.sid, "centroid": s.centroid, "size": s.size,
                          "first": s.first, "last": s.last, "members": s.members,
                          "absorbed": s.absorbed}
@@ -545,7 +690,7 @@ class StoryClusterer:
     def from_state(cls, data: bytes, *,
                    clock: Callable[[], datetime] | None = None) -> StoryClusterer:
         raw = json.loads(zlib.decompress(data))
-        if raw.get("v") != STATE_VERSION:
+        if raw.get("v") not in _READABLE_STATES:
             raise ValueError(f"unsupported story state version {raw.get('v')!r}")
         p = dict(raw["params"])
         p["window"] = timedelta(seconds=p["window"])
@@ -556,6 +701,7 @@ class StoryClusterer:
         self._seq = raw["seq"]
         self._next_sid = raw["next_sid"]
         self._merges = [(a, b) for a, b in raw["merges"]]
+        self._recheck = deque((due, sid) for due, sid in raw.get("recheck", ()))
         self._now = raw["now"] if raw["now"] is not None else -math.inf
         for d in raw["stories"]:
             s = _Story(d["sid"], d["first"])
