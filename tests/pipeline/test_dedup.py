@@ -6,6 +6,7 @@ import gc
 import json
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -339,6 +340,27 @@ def test_lower_casing_matches_str_lower_for_every_code_point() -> None:
             np.frombuffer(_ref_normalise(text), dtype=np.uint8)).tobytes()
 
 
+def test_normalise_blocks_of_16_match_the_reference_on_random_texts() -> None:
+    # The C fast path takes 16 plain ASCII characters at once: random texts put spaces, runs of
+    # whitespace, controls and non-ASCII characters on every side of those blocks, in strings
+    # of each internal width (1, 2 and 4 bytes per character).
+    rng = random.Random(5)
+    pool = list("abcXYZ09.,'-") + [" "] * 6 + ["  ", "\t", "\n\n", "\0", "\x1c", "\x7f", "@[`{"]
+    wide = {1: ["", "é", "\xa0", "Ä"], 2: ["Σ", "İ", "東", "’", "\u2028", "K"],
+            4: ["😀", "𝐀", "\U0001e900"]}
+    for width, extra in wide.items():
+        for _ in range(400):
+            parts = [rng.choice(pool) for _ in range(rng.randrange(0, 60))]
+            for _ in range(rng.randrange(0, 3)):
+                parts.insert(rng.randrange(len(parts) + 1), rng.choice(extra))
+            if width > 1:
+                parts.append(extra[0])
+            text = "".join(parts)
+            assert dd._core.normalise(text) == _ref_collapse(
+                np.frombuffer(_ref_normalise(text), dtype=np.uint8)).tobytes(), repr(text)
+            assert dd.shingle_hashes(text).tolist() == _ref_shingle_batch([text])[0].tolist()
+
+
 def test_lone_surrogates_and_non_strings_fail_as_before() -> None:
     for bad in ["ok \ud800 text", "\udfff", "é \udc80"]:
         with pytest.raises(UnicodeEncodeError):
@@ -364,6 +386,13 @@ def test_exact_set_and_similarity_equal_numpy() -> None:
         h = rng.integers(0, 1 << 32, size=n, dtype=np.uint64).astype(np.uint32)
         h = np.concatenate((h, h[: n // 3]))  # duplicates
         assert dd._exact_set(h).tolist() == np.unique(h).tolist()
+    for n in (100, 3000, 20000):  # crowded top bits: the sort's insertion pass, its fallback
+        h = rng.integers(0, 1 << 12, size=n, dtype=np.uint64).astype(np.uint32) | (7 << 28)
+        assert dd._exact_set(h).tolist() == np.unique(h).tolist()
+        h = np.repeat(np.arange(255, -1, -1, dtype=np.uint32), n // 256 + 1) | (5 << 24)
+        assert dd._exact_set(h).tolist() == np.unique(h).tolist()
+        h = np.concatenate((h, rng.integers(0, 1 << 32, size=n, dtype=np.uint64)))
+        assert dd._exact_set(h.astype(np.uint32)).tolist() == np.unique(h).tolist()
     for na, nb, common in [(0, 5, 0), (10, 10, 10), (30, 300, 25), (700, 650, 500), (5, 9, 3)]:
         pool = np.unique(rng.integers(0, 1 << 32, size=2 * (na + nb), dtype=np.uint64))
         pool = rng.permutation(pool.astype(np.uint32))
@@ -377,6 +406,51 @@ def test_exact_set_and_similarity_equal_numpy() -> None:
             small = min(len(a), len(b))
             want = max(jac, inter / small) if small >= dd.MIN_CONTAINED else jac
         assert dd.similarity(a, b) == want
+
+
+def test_minhash_slots_agree_with_probability_jaccard() -> None:
+    # One-permutation MinHash with densification: a slot agrees about as often as the Jaccard
+    # similarity, so the LSH candidate probability of dedup.lsh_probability holds, for short
+    # inputs (most slots densified) as for long ones.
+    rng = np.random.default_rng(11)
+    for n in (30, 700):
+        for jac in (0.22, 0.4, 0.8):
+            common = round(2 * n * jac / (1 + jac))
+            agree, cand = [], []
+            for _ in range(150):
+                u = rng.choice(1 << 32, size=2 * n - common, replace=False).astype(np.uint32)
+                sa, sb = (np.frombuffer(dd._core.minhash(np.sort(x), dd.NUM_PERM, dd._SEED),
+                                        dtype=np.uint32) for x in (u[:n], u[n - common:]))
+                eq = sa == sb
+                agree.append(eq.mean())
+                cand.append(eq.reshape(dd.BANDS, dd.ROWS).all(axis=1).any())
+            assert abs(np.mean(agree) - jac) < 0.03, (n, jac, np.mean(agree))
+            assert np.mean(cand) >= dd.lsh_probability(jac) - 0.05, (n, jac)
+    a = rng.integers(0, 1 << 32, size=50, dtype=np.uint64).astype(np.uint32)
+    assert dd._core.minhash(a, 128, 1) == dd._core.minhash(a, 128, 1) != dd._core.minhash(a, 128, 2)
+    assert dd._core.minhash(a[:1], 128, 1) == dd._core.minhash(a[:1], 128, 1)
+    assert set(np.frombuffer(dd._core.minhash(a[:0], 128, 1), dtype=np.uint32)) == {2**32 - 1}
+
+
+def test_add_batch_equals_adding_one_by_one() -> None:
+    docs = [DedupDoc(f"d{i}", "", text) for i, base in enumerate(range(300, 306))
+            for text in [article(base), *copies(article(base)).values()]]
+    docs = [replace(d, id=f"{d.id}-{k}") for k, d in enumerate(docs)]
+    a, b = NearDuplicateIndex(), NearDuplicateIndex()
+    got = a.add_many(docs[:20]) + a.add_many(docs[20:])
+    want = []
+    for lo, hi in ((0, 20), (20, len(docs))):
+        batch = b._prepare([d.text for d in docs[lo:hi]])
+        want += [b._add_prepared(d, batch, i) for i, d in enumerate(docs[lo:hi])]
+    assert got == want and a.candidates_checked == b.candidates_checked
+    assert sorted(map(sorted, a.groups())) == sorted(map(sorted, b.groups()))
+    assert any(got) and a._core.add_batch(a._prepare([]), []) == []
+    with pytest.raises(ValueError, match="duplicate id"):  # inside the batch: the slow path
+        a.add_many([DedupDoc("x", "", "one text"), DedupDoc("x", "", "other text")])
+    assert "x" in a
+    batch = a._prepare(["p q r", "s t u"])
+    with pytest.raises(ValueError, match="one id per document"):
+        a._core.add_batch(batch, ["y"])
 
 
 def test_enormous_and_empty_texts() -> None:
@@ -421,9 +495,8 @@ def test_core_rejects_misuse() -> None:
     other = NearDuplicateIndex()
     with pytest.raises(ValueError, match="another Core"):
         other._core.add(batch, 1, "b")
-    unsigned = index._core.prepare(["x y z"])
-    with pytest.raises(ValueError, match="no signatures"):
-        index._core.add(unsigned, 0, "c")
+    with pytest.raises(TypeError):
+        index._core.add("not a batch", 0, "c")
     with pytest.raises(RuntimeError):
         dd._core.Core.__new__(dd._core.Core).prepare(["x"])
     assert index._core.shingles("a") == dd._exact_set(dd.shingle_hashes(article(1))).tobytes()
@@ -449,3 +522,13 @@ def test_evicting_docs_that_share_lsh_buckets() -> None:
     assert len(index) == 2
     assert index.query(DedupDoc("q", "", text))[0][0] in {"d2", "d3"}
     assert index.original_of("d3") == "d0"
+    # more docs per bucket than it holds in place: to the heap and back as they are evicted
+    index = NearDuplicateIndex(max_docs=7)
+    for i in range(12):
+        index.add(DedupDoc(f"e{i}", "", text))
+        hits = index.query(DedupDoc("q", "", text))
+        assert [h for h, _ in hits] == sorted(f"e{j}" for j in range(max(0, i - 6), i + 1))
+    assert index._core.stats()["buckets"] == dd.BANDS
+    for i in range(5, 12):
+        index._core.remove(f"e{i}")
+    assert index._core.stats()["buckets"] == 0

@@ -1,18 +1,28 @@
-/* Hot path of newsdesk.pipeline.dedup: shingle hashing and the near-duplicate index core.
+/* Hot path of newsdesk.pipeline.dedup: shingle hashing, MinHash and the near-duplicate index.
  *
- * Everything here is bit-identical to the numpy reference the constants were measured with
+ * Shingles are bit-identical to the numpy reference the constants were measured with
  * (tests/pipeline/test_dedup.py keeps that reference as the oracle):
  *
  * - normalise: str.lower(), U+00A0 and NUL to a space, str.strip(), UTF-8, then runs of ASCII
  *   whitespace (" \t\n\r\v\f") collapsed to one space. Characters whose lower-casing depends on
  *   context or expands (U+0130, U+03A3), lone surrogates (encode raises UnicodeEncodeError)
- *   and str subclasses take the slow path: the same Python method calls as before.
+ *   and str subclasses take the slow path: the same Python method calls as before. Blocks of
+ *   16 printable-ASCII characters without a run of spaces are lower-cased with SSE2 at once.
  * - shingles: a 32-bit hash of the WIDTH bytes starting at each word start (each character
  *   start when the text has fewer than one space per 20 bytes: CJK, Thai), zeros past the end.
- * - Core: per-doc sorted unique shingle sets, LSH buckets (open addressing), the 2^k uint8
- *   document-frequency table, rare-shingle filtering, exact verification by merge-intersect.
+ *   Word starts come from SSE2 space masks, 32 bytes at a time.
+ * - Core.prepare: per-doc sorted unique shingle sets (3-pass radix sort on the top 24 bits, an
+ *   order check fused with the unique pass), one block per doc: [band keys][set][rare subset].
+ * - Core.add: the rare subset (DF table now; a 64 kB filter of the 2 MB "common" mirror answers
+ *   most tests from L2), one-permutation MinHash of it with densification (one multiply per
+ *   shingle; replaced rensa's 128-permutation R-MinHash, same LSH behaviour: see dedup.py),
+ *   band keys, candidates from the LSH buckets (open addressing, 4 docs in place per bucket),
+ *   exact verification by 8 x 8 / 4 x 4 SSE2 merge-intersection, DF counting, indexing.
  *
- * MinHash itself stays in rensa (one call per batch); Core.prepare hands it the flat input.
+ * Profile of Core.prepare + Core.add_batch on bench/dedup.py (perf, share of samples, after
+ * this round): add_doc (DF counting: 16 MB table, misses) ~10 %, sign_doc (rarity tests +
+ * MinHash) ~9 %, sort ~9 %, similarity ~8 %, find_matches (bucket and doc-record misses) ~7 %,
+ * normalise ~7 %, shingle ~6 %, malloc/free ~6 %, numpy's idle BLAS threads ~3 %.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -33,6 +43,7 @@
 #define PAD 40           /* zero bytes after a text: a 32-byte shingle reads at most 31 past */
 #define NO_SPACE_WORDS 20
 #define MAX_WIDTH 32
+#define MAX_PERM 256
 
 static inline uint64_t mix64(uint64_t v) {
     v *= M1;
@@ -194,24 +205,42 @@ static int normalise(PyObject *text, Buf *out) {
     int prev_ws = 1;
 
     /* ASCII: one table lookup and a branch-free collapse (a whitespace byte is written, and
-     * kept only when the byte before was not whitespace). */
-#define NORMALISE_LOOP(T, LOWER_NONASCII)                                   \
+     * kept only when the byte before was not whitespace). With SSE2, 16 characters at once
+     * when they are all printable ASCII or single spaces (most of a text): lower-cased and
+     * stored as they are; any other block of 16 goes through the loop character by character. */
+#define NORMALISE_LOOP(T, LOAD16)                                           \
     do {                                                                    \
         const T *s = (const T *)data;                                       \
-        for (Py_ssize_t i = lo; i < hi; i++) {                              \
-            Py_UCS4 c = s[i];                                               \
+        Py_ssize_t i = lo;                                                  \
+        while (i < hi) {                                                    \
+            Py_ssize_t end = hi;                                            \
+            if (SIMD_NORMALISE && hi - i >= 16) {                           \
+                if (LOAD16) BLOCK16(i)                                      \
+                end = i + 16;                                               \
+            }                                                               \
+            for (; i < end; i++) {                                          \
+                Py_UCS4 c = s[i];                                           \
+                NORMALISE_CHAR;                                             \
+            }                                                               \
+        }                                                                   \
+    } while (0)
+
+    /* One character c (continue: next character). */
+#define NORMALISE_CHAR_BODY(LOWER_NONASCII)                                 \
+    do {                                                                    \
+        {                                                                   \
             if (c < 128) {                                                  \
                 int ws = ascii_ws[c];                                       \
                 w[j] = ascii_low[c];                                        \
                 j += !(ws & prev_ws);                                       \
                 prev_ws = ws;                                               \
-                continue;                                                   \
+                break;                                                      \
             }                                                               \
             if (c == 0xA0) {                                                \
                 w[j] = ' ';                                                 \
                 j += !prev_ws;                                              \
                 prev_ws = 1;                                                \
-                continue;                                                   \
+                break;                                                      \
             }                                                               \
             LOWER_NONASCII;                                                 \
             if (c < 128) {                                                  \
@@ -223,28 +252,93 @@ static int normalise(PyObject *text, Buf *out) {
         }                                                                   \
     } while (0)
 
+#if defined(__SSE2__)
+#define SIMD_NORMALISE 1
+    const __m128i v_space = _mm_set1_epi8(' '), v_ctl = _mm_set1_epi8(0x20);
+    const __m128i v_a = _mm_set1_epi8('A' - 1), v_z = _mm_set1_epi8('Z' + 1);
+    const __m128i v_case = _mm_set1_epi8(0x20), v_zero = _mm_setzero_si128();
+    __m128i v = v_zero;
+    /* v: 16 ASCII bytes. Stored lower-cased when none is a control character (NUL, \t, \n...)
+     * and no space follows whitespace (the collapse would drop it). */
+#define BLOCK16(I)                                                                      \
+    {                                                                                   \
+        unsigned sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, v_space));          \
+        if (!_mm_movemask_epi8(_mm_cmplt_epi8(v, v_ctl)) &&                             \
+            !(sp & ((sp << 1) | (unsigned)prev_ws))) {                                  \
+            __m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, v_a), _mm_cmplt_epi8(v, v_z)); \
+            _mm_storeu_si128((__m128i *)(w + j), _mm_add_epi8(v, _mm_and_si128(up, v_case))); \
+            j += 16;                                                                    \
+            prev_ws = (int)(sp >> 15);                                                  \
+            i = (I) + 16;                                                               \
+            continue; /* the next block */                                              \
+        }                                                                               \
+    }
+    /* the loads: 16 characters, 1 when all are ASCII (v then holds them as bytes) */
+#define LOAD16_UCS1 (v = _mm_loadu_si128((const __m128i *)(s + i)), !_mm_movemask_epi8(v))
+#define LOAD16_UCS2                                                                       \
+    (v = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i)),                          \
+                      _mm_loadu_si128((const __m128i *)(s + i + 8))),                     \
+     _mm_movemask_epi8(_mm_cmpeq_epi16(_mm_and_si128(v, _mm_set1_epi16((short)0xFF80)),   \
+                                       v_zero)) == 0xFFFF &&                              \
+         (v = _mm_packus_epi16(_mm_loadu_si128((const __m128i *)(s + i)),                 \
+                               _mm_loadu_si128((const __m128i *)(s + i + 8))), 1))
+#define LOAD16_UCS4                                                                       \
+    (v = _mm_or_si128(_mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i)),             \
+                                   _mm_loadu_si128((const __m128i *)(s + i + 4))),        \
+                      _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i + 8)),         \
+                                   _mm_loadu_si128((const __m128i *)(s + i + 12)))),      \
+     _mm_movemask_epi8(_mm_cmpeq_epi32(_mm_and_si128(v, _mm_set1_epi32(~0x7F)), v_zero)) ==  \
+             0xFFFF &&                                                                    \
+         (v = _mm_packus_epi16(                                                           \
+              _mm_packs_epi32(_mm_loadu_si128((const __m128i *)(s + i)),                  \
+                              _mm_loadu_si128((const __m128i *)(s + i + 4))),             \
+              _mm_packs_epi32(_mm_loadu_si128((const __m128i *)(s + i + 8)),              \
+                              _mm_loadu_si128((const __m128i *)(s + i + 12)))),           \
+          1))
+#else
+#define SIMD_NORMALISE 0
+#define BLOCK16(I) ((void)0)
+#define LOAD16_UCS1 0
+#define LOAD16_UCS2 0
+#define LOAD16_UCS4 0
+#endif
+
     if (kind == PyUnicode_1BYTE_KIND) {
-        NORMALISE_LOOP(Py_UCS1, c = latin1_low[c]);
+#define NORMALISE_CHAR NORMALISE_CHAR_BODY(c = latin1_low[c])
+        NORMALISE_LOOP(Py_UCS1, LOAD16_UCS1);
+#undef NORMALISE_CHAR
     } else if (kind == PyUnicode_2BYTE_KIND) {
-        NORMALISE_LOOP(Py_UCS2, {
-            if (c == 0x130 || c == 0x3A3 || (c >= 0xD800 && c <= 0xDFFF))
-                return normalise_slow(text, out);
-            c = Py_UNICODE_TOLOWER(c);
-        });
+#define NORMALISE_CHAR NORMALISE_CHAR_BODY({                                  \
+            if (c == 0x130 || c == 0x3A3 || (c >= 0xD800 && c <= 0xDFFF))     \
+                return normalise_slow(text, out);                             \
+            c = Py_UNICODE_TOLOWER(c);                                        \
+        })
+        NORMALISE_LOOP(Py_UCS2, LOAD16_UCS2);
+#undef NORMALISE_CHAR
     } else {
-        NORMALISE_LOOP(Py_UCS4, {
-            if (c == 0x130 || c == 0x3A3 || (c >= 0xD800 && c <= 0xDFFF))
-                return normalise_slow(text, out);
-            c = Py_UNICODE_TOLOWER(c);
-        });
+#define NORMALISE_CHAR NORMALISE_CHAR_BODY({                                  \
+            if (c == 0x130 || c == 0x3A3 || (c >= 0xD800 && c <= 0xDFFF))     \
+                return normalise_slow(text, out);                             \
+            c = Py_UNICODE_TOLOWER(c);                                        \
+        })
+        NORMALISE_LOOP(Py_UCS4, LOAD16_UCS4);
+#undef NORMALISE_CHAR
     }
 #undef NORMALISE_LOOP
+#undef NORMALISE_CHAR_BODY
+#undef BLOCK16
+#undef LOAD16_UCS1
+#undef LOAD16_UCS2
+#undef LOAD16_UCS4
+#undef SIMD_NORMALISE
     out->len = j;
     memset(w + j, 0, PAD);
     return 0;
 }
 
 /* -- shingles ---------------------------------------------------------------------------- */
+static uint8_t pop8[256]; /* bits set in a byte */
+
 static inline uint32_t shingle_hash(const uint8_t *q, int width) {
     uint64_t h = mix64(load_le64(q));
     for (int k = 8; k < width; k += 8) {
@@ -258,9 +352,33 @@ static inline uint32_t shingle_hash(const uint8_t *q, int width) {
  * it first receives the start offsets (gathered without branches), then their hashes. */
 static size_t shingle(const uint8_t *b, size_t n, int width, uint32_t *out) {
     if (!n) return 0;
-    size_t k = 1;
+    size_t k = 1, p = 0;
     out[0] = 0;
-    for (size_t p = 0; p + 1 < n; p++) {
+#if defined(__SSE2__)
+    /* 32 bytes at a time: the spaces' bit mask; the first 8 starts written unconditionally
+     * (k only advances by the count; out has room: k + 7 <= p + 8 < n), more in a loop. */
+    const __m128i space = _mm_set1_epi8(' ');
+    for (; p + 33 <= n; p += 32) { /* bytes p .. p + 31, all before the last one */
+        uint32_t m = (uint32_t)_mm_movemask_epi8(
+                         _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(b + p)), space)) |
+                     (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                         _mm_loadu_si128((const __m128i *)(b + p + 16)), space)) << 16;
+        unsigned cnt = pop8[m & 255] + pop8[(m >> 8) & 255] + pop8[(m >> 16) & 255] + pop8[m >> 24];
+        const uint32_t base = (uint32_t)p + 1;
+        uint32_t *o = out + k;
+        uint64_t mm = (uint64_t)m | ((uint64_t)1 << 32); /* ctz is 32 once the bits run out */
+        for (int t = 0; t < 8; t++) {
+            o[t] = base + (uint32_t)__builtin_ctzll(mm);
+            mm = (mm & (mm - 1)) | ((uint64_t)1 << 32); /* never 0 */
+        }
+        for (unsigned t = 8; t < cnt; t++) {
+            o[t] = base + (uint32_t)__builtin_ctzll(mm);
+            mm &= mm - 1;
+        }
+        k += cnt;
+    }
+#endif
+    for (; p + 1 < n; p++) {
         out[k] = (uint32_t)(p + 1);
         k += b[p] == ' ';
     }
@@ -280,7 +398,84 @@ static size_t shingle(const uint8_t *b, size_t n, int width, uint32_t *out) {
 }
 
 /* -- sorted unique sets ------------------------------------------------------------------ */
-static void sort_u32(uint32_t *a, uint32_t *tmp, size_t n) {
+static void radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n);
+
+static size_t unique_sorted(uint32_t *a, size_t n);
+
+/* The sorted unique values of a[0..n) into a; returns their count (tmp: n more). The values
+ * are hashes, spread evenly: three LSD radix passes on the top 24 bits leave only the values
+ * that share those out of order (about n^2 / 2^25 pairs: nearly never), so the last pass
+ * copies, drops repeats and checks the order at once; when a pair is out of order, an
+ * insertion sort finishes. Crafted input (many values sharing their top 24 bits) exhausts the
+ * insertion's budget of moves and is sorted again by the four-pass radix sort: O(n) always. */
+static size_t sort_unique_u32(uint32_t *a, uint32_t *tmp, size_t n) {
+    if (n < 64) {
+        radix_sort_u32(a, tmp, n);
+        return unique_sorted(a, n);
+    }
+    uint32_t cnt[3][256];
+    memset(cnt, 0, sizeof cnt);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = a[i];
+        cnt[0][(v >> 8) & 255]++;
+        cnt[1][(v >> 16) & 255]++;
+        cnt[2][v >> 24]++;
+    }
+    for (int p = 0; p < 3; p++) {
+        uint32_t sum = 0;
+        for (int d = 0; d < 256; d++) {
+            uint32_t t = cnt[p][d];
+            cnt[p][d] = sum;
+            sum += t;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = a[i];
+        tmp[cnt[0][(v >> 8) & 255]++] = v;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = tmp[i];
+        a[cnt[1][(v >> 16) & 255]++] = v;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = a[i];
+        tmp[cnt[2][v >> 24]++] = v;
+    }
+    uint32_t prev = tmp[0];
+    size_t k = 1;
+    int unordered = 0;
+    a[0] = prev;
+    for (size_t i = 1; i < n; i++) {
+        uint32_t v = tmp[i];
+        unordered |= v < prev;
+        a[k] = v;
+        k += v != prev;
+        prev = v;
+    }
+    if (!unordered) return k;
+    /* out of place: each value goes after the smaller ones already in a */
+    size_t budget = 8 * n;
+    a[0] = tmp[0];
+    for (size_t i = 1; i < n; i++) {
+        uint32_t v = tmp[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1] > v) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = v;
+        size_t moved = i - j;
+        if (moved > budget) { /* crafted: a[0..i] and tmp[i+1..n) are still a permutation */
+            memcpy(a + i + 1, tmp + i + 1, (n - i - 1) * sizeof *a);
+            radix_sort_u32(a, tmp, n);
+            return unique_sorted(a, n);
+        }
+        budget -= moved;
+    }
+    return unique_sorted(a, n);
+}
+
+static void radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n) {
     if (n < 64) {
         for (size_t i = 1; i < n; i++) {
             uint32_t v = a[i];
@@ -345,31 +540,111 @@ static size_t intersect_count_scalar(const uint32_t *a, size_t na, const uint32_
 }
 
 #if defined(__SSE2__)
-/* |a ∩ b| of sorted unique arrays, 4 x 4 blocks compared at once (SSE2: any x86_64). A pair is
- * counted when its two blocks meet, which happens exactly once. */
+#define INTERSECT_AHEAD 128 /* values: 512 bytes, 8 cache lines */
+
+/* Lanes of va equal to any lane of vb (a 4-bit mask). */
+static inline __m128i eq_any4(__m128i va, __m128i vb) {
+    return _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi32(va, vb),
+                     _mm_cmpeq_epi32(va, _mm_shuffle_epi32(vb, _MM_SHUFFLE(0, 3, 2, 1)))),
+        _mm_or_si128(_mm_cmpeq_epi32(va, _mm_shuffle_epi32(vb, _MM_SHUFFLE(1, 0, 3, 2))),
+                     _mm_cmpeq_epi32(va, _mm_shuffle_epi32(vb, _MM_SHUFFLE(2, 1, 0, 3)))));
+}
+
+/* |a ∩ b| of sorted unique arrays, 8 x 8 blocks compared at once (SSE2: any x86_64). A pair is
+ * counted when its two blocks meet, which happens exactly once. The loop is bound by the
+ * latency of the next block's loads, so larger blocks advance faster; the rest goes 4 x 4. */
 static size_t intersect_count(const uint32_t *a, size_t na, const uint32_t *b, size_t nb) {
     static const uint8_t pop4[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
     size_t i = 0, j = 0, c = 0;
-    if (na >= 4 && nb >= 4) {
-        while (i + 4 <= na && j + 4 <= nb) {
-            __m128i va = _mm_loadu_si128((const __m128i *)(a + i));
-            __m128i vb = _mm_loadu_si128((const __m128i *)(b + j));
-            __m128i m = _mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi32(va, vb),
-                             _mm_cmpeq_epi32(va, _mm_shuffle_epi32(vb, _MM_SHUFFLE(0, 3, 2, 1)))),
-                _mm_or_si128(_mm_cmpeq_epi32(va, _mm_shuffle_epi32(vb, _MM_SHUFFLE(1, 0, 3, 2))),
-                             _mm_cmpeq_epi32(va, _mm_shuffle_epi32(vb, _MM_SHUFFLE(2, 1, 0, 3)))));
-            c += pop4[_mm_movemask_ps(_mm_castsi128_ps(m))];
-            uint32_t amax = a[i + 3], bmax = b[j + 3];
-            i += (size_t)(amax <= bmax) * 4;
-            j += (size_t)(bmax <= amax) * 4;
-        }
+    while (i + 8 <= na && j + 8 <= nb) {
+        /* a stored doc's set is cold: fetch ahead of the merge (past the end is harmless) */
+        __builtin_prefetch(a + i + INTERSECT_AHEAD);
+        __builtin_prefetch(b + j + INTERSECT_AHEAD);
+        __m128i a0 = _mm_loadu_si128((const __m128i *)(a + i));
+        __m128i a1 = _mm_loadu_si128((const __m128i *)(a + i + 4));
+        __m128i b0 = _mm_loadu_si128((const __m128i *)(b + j));
+        __m128i b1 = _mm_loadu_si128((const __m128i *)(b + j + 4));
+        __m128i m0 = _mm_or_si128(eq_any4(a0, b0), eq_any4(a0, b1));
+        __m128i m1 = _mm_or_si128(eq_any4(a1, b0), eq_any4(a1, b1));
+        c += pop4[_mm_movemask_ps(_mm_castsi128_ps(m0))] +
+             pop4[_mm_movemask_ps(_mm_castsi128_ps(m1))];
+        uint32_t amax = a[i + 7], bmax = b[j + 7];
+        i += (size_t)(amax <= bmax) * 8;
+        j += (size_t)(bmax <= amax) * 8;
+    }
+    while (i + 4 <= na && j + 4 <= nb) {
+        __m128i m = eq_any4(_mm_loadu_si128((const __m128i *)(a + i)),
+                            _mm_loadu_si128((const __m128i *)(b + j)));
+        c += pop4[_mm_movemask_ps(_mm_castsi128_ps(m))];
+        uint32_t amax = a[i + 3], bmax = b[j + 3];
+        i += (size_t)(amax <= bmax) * 4;
+        j += (size_t)(bmax <= amax) * 4;
     }
     return c + intersect_count_scalar(a + i, na - i, b + j, nb - j);
 }
 #else
 #define intersect_count intersect_count_scalar
 #endif
+
+/* (x & mask) of each x in a (sorted unique) that b (sorted unique) lacks, into out; returns how
+ * many. Without branches: the scalar merge advances through dependent loads (~7 cycles a step),
+ * so with SSE2 blocks of 4 are compared 4 x 4 as in intersect_count, the lanes of an a-block
+ * that met an equal value in any b-block it was compared with are dropped when it is done. */
+static size_t difference_scalar(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
+                                uint32_t mask, uint32_t *out) {
+    size_t i = 0, j = 0, k = 0;
+    while (i < na && j < nb) {
+        uint32_t x = a[i], y = b[j];
+        out[k] = x & mask;
+        k += x < y;
+        i += x <= y;
+        j += y <= x;
+    }
+    while (i < na) out[k++] = a[i++] & mask;
+    return k;
+}
+
+static size_t difference_idx(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
+                             uint32_t mask, uint32_t *out) {
+#if defined(__SSE2__)
+    size_t i = 0, j = 0, k = 0;
+    unsigned met = 0; /* lanes of the current a-block found in b so far */
+    while (i + 4 <= na && j + 4 <= nb) {
+        __m128i va = _mm_loadu_si128((const __m128i *)(a + i));
+        __m128i vb = _mm_loadu_si128((const __m128i *)(b + j));
+        __m128i m = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi32(va, vb),
+                         _mm_cmpeq_epi32(va, _mm_shuffle_epi32(vb, _MM_SHUFFLE(0, 3, 2, 1)))),
+            _mm_or_si128(_mm_cmpeq_epi32(va, _mm_shuffle_epi32(vb, _MM_SHUFFLE(1, 0, 3, 2))),
+                         _mm_cmpeq_epi32(va, _mm_shuffle_epi32(vb, _MM_SHUFFLE(2, 1, 0, 3)))));
+        met |= (unsigned)_mm_movemask_ps(_mm_castsi128_ps(m));
+        uint32_t amax = a[i + 3], bmax = b[j + 3];
+        if (amax <= bmax) {
+            for (int l = 0; l < 4; l++) {
+                out[k] = a[i + l] & mask;
+                k += !((met >> l) & 1);
+            }
+            i += 4;
+            met = 0;
+        }
+        j += (size_t)(bmax <= amax) * 4;
+    }
+    if (met) { /* an a-block left half-compared: its other lanes against the rest of b */
+        for (int l = 0; l < 4; l++) {
+            uint32_t x = a[i + l];
+            int found = (met >> l) & 1;
+            for (size_t q = j; q < nb && !found; q++) found = b[q] == x;
+            out[k] = x & mask;
+            k += !found;
+        }
+        i += 4;
+    }
+    return k + difference_scalar(a + i, na - i, b + j, nb - j, mask, out + k);
+#else
+    return difference_scalar(a, na, b, nb, mask, out);
+#endif
+}
 
 static double similarity_of(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
                             size_t min_contained) {
@@ -384,7 +659,57 @@ static double similarity_of(const uint32_t *a, size_t na, const uint32_t *b, siz
     return jac;
 }
 
-/* -- Batch: documents hashed, waiting for their MinHash signatures -------------------------- */
+/* -- MinHash ------------------------------------------------------------------------------ */
+/* One-permutation MinHash with optimal densification (Shrivastava, ICML 2017) of v[0..m), sorted
+ * ascending (duplicates allowed). Each value is already a uniform 32-bit hash: a multiplicative
+ * hash of it picks one of nperm bins, and the bin keeps its smallest value (written from the
+ * largest down, so the last write wins: no compare). An empty bin takes the value of the first
+ * non-empty bin of its own fixed sequence of bins. For any two sets, a bin agrees with
+ * probability close to their Jaccard similarity, as with nperm independent permutations, at
+ * the cost of one multiplication per value instead of nperm hashes. */
+#define EMPTY_BIN UINT32_MAX /* a value equal to it counts as absent: the same in every set */
+
+static inline uint32_t bin_of(uint32_t v, uint64_t seed, int nperm) {
+    uint64_t h = ((uint64_t)v ^ seed) * M1;
+    return (uint32_t)(((h >> 32) * (uint64_t)nperm) >> 32);
+}
+
+static void minhash(const uint32_t *v, size_t m, int nperm, uint64_t seed, uint32_t *sig) {
+    for (int j = 0; j < nperm; j++) sig[j] = EMPTY_BIN;
+    for (size_t q = m; q-- > 0;) sig[bin_of(v[q], seed, nperm)] = v[q];
+    uint64_t occ[MAX_PERM / 64] = {0}; /* the bins filled by the set itself */
+    int full = 0;
+    for (int j = 0; j < nperm; j++) {
+        int f = sig[j] != EMPTY_BIN;
+        occ[j >> 6] |= (uint64_t)f << (j & 63);
+        full |= f;
+    }
+    if (!full) return;
+    for (int j = 0; j < nperm; j++) {
+        if ((occ[j >> 6] >> (j & 63)) & 1) continue;
+        uint32_t from = UINT32_MAX;
+        for (uint64_t t = 1; t <= 4 * MAX_PERM; t++) {
+            uint64_t h = mix64(seed ^ (((uint64_t)j << 32) | t));
+            uint32_t k = (uint32_t)(((h >> 32) * (uint64_t)nperm) >> 32);
+            if ((occ[k >> 6] >> (k & 63)) & 1) {
+                from = k;
+                break;
+            }
+        }
+        if (from == UINT32_MAX) { /* nearly impossible: the next non-empty bin */
+            for (int d = 1; d < nperm; d++) {
+                int k = (j + d) % nperm;
+                if ((occ[k >> 6] >> (k & 63)) & 1) {
+                    from = (uint32_t)k;
+                    break;
+                }
+            }
+        }
+        sig[j] = sig[from];
+    }
+}
+
+/* -- Batch: documents hashed, with their LSH band keys --------------------------------------- */
 typedef struct CoreObject CoreObject;
 
 typedef struct {
@@ -393,10 +718,6 @@ typedef struct {
     Py_ssize_t n;
     uint32_t **sets;  /* sorted unique shingles; NULL once handed to the core */
     Py_ssize_t *lens;
-    uint64_t *keys;   /* n * bands, valid once has_keys */
-    int has_keys;
-    PyObject *flat;    /* bytes: uint64 MinHash input of all docs */
-    PyObject *offsets; /* bytes: n + 1 uint64 offsets into flat */
 } BatchObject;
 
 static PyTypeObject BatchType;
@@ -413,24 +734,35 @@ typedef struct {
     int in_buckets;
 } DocRec;
 
+/* An LSH bucket: up to INLINE_SLOTS docs held in place (the slot array was a cache miss of its
+ * own on nearly every lookup), more in a heap array. */
+#define INLINE_SLOTS 4
+
 typedef struct {
     uint64_t key;
-    int32_t n, cap; /* n == 0: empty */
+    int32_t n, cap; /* n == 0: empty; n <= INLINE_SLOTS: u.in, else u.many (cap) */
     union {
-        int32_t one;
+        int32_t in[INLINE_SLOTS];
         int32_t *many;
     } u;
 } Bucket;
+
+static inline int32_t *bucket_slots(Bucket *e) {
+    return e->n <= INLINE_SLOTS ? e->u.in : e->u.many;
+}
 
 struct CoreObject {
     PyObject_HEAD
     double threshold;
     int bands, rows, num_perm, width;
+    uint64_t seed;
     int df_bits;
     uint32_t df_mask;
     /* bit i set: df[i] >= common_df. The rarity tests read this 2 MB mirror instead of the
      * 16 MB table, so they mostly hit the cache; count_df and the halving keep it exact. */
     uint64_t *common;
+    uint64_t *filter;
+    uint32_t filter_mask;
     int common_df;
     Py_ssize_t min_contained;
     int64_t rare_refresh, df_half_life;
@@ -450,9 +782,16 @@ struct CoreObject {
     /* scratch */
     uint32_t *scratch;
     size_t scratch_cap;
+    int32_t *cand; /* find_matches' candidate slots */
+    size_t cand_cap;
     /* Core.prepare's buffers, kept between calls (page faults were a visible cost) */
-    Buf text, flat, work;
+    Buf text, work;
 };
+
+/* A doc's memory is one block: [bands uint64 keys][n uint32 shingles][n uint32 rare ones]. */
+static inline uint64_t *doc_block(const CoreObject *c, uint32_t *sh) {
+    return (uint64_t *)sh - c->bands;
+}
 
 static int scratch_reserve(CoreObject *c, size_t n) {
     if (n <= c->scratch_cap) return 0;
@@ -484,7 +823,7 @@ static Bucket *tab_find(CoreObject *c, uint64_t key) {
 }
 
 static int tab_grow(CoreObject *c) {
-    size_t old_cap = c->tab_cap, cap = old_cap ? old_cap * 2 : 1024;
+    size_t old_cap = c->tab_cap, cap = old_cap ? old_cap * 2 : 16384;
     Bucket *old = c->tab, *t = big_calloc(cap, sizeof *t);
     if (!t) {
         PyErr_NoMemory();
@@ -510,21 +849,25 @@ static int tab_add(CoreObject *c, uint64_t key, int32_t slot) {
         if (!e->n) {
             e->key = key;
             e->n = 1;
-            e->cap = 1;
-            e->u.one = slot;
+            e->cap = INLINE_SLOTS;
+            e->u.in[0] = slot;
             c->tab_used++;
             return 0;
         }
         if (e->key == key) {
-            if (e->n == 1) {
-                int32_t *many = malloc(4 * sizeof *many);
+            if (e->n < INLINE_SLOTS) {
+                e->u.in[e->n++] = slot;
+                return 0;
+            }
+            if (e->n == INLINE_SLOTS) { /* to the heap */
+                int32_t *many = malloc(2 * INLINE_SLOTS * sizeof *many);
                 if (!many) {
                     PyErr_NoMemory();
                     return -1;
                 }
-                many[0] = e->u.one;
+                memcpy(many, e->u.in, INLINE_SLOTS * sizeof *many);
                 e->u.many = many;
-                e->cap = 4;
+                e->cap = 2 * INLINE_SLOTS;
             } else if (e->n == e->cap) {
                 int32_t *many = realloc(e->u.many, (size_t)e->cap * 2 * sizeof *many);
                 if (!many) {
@@ -561,38 +904,47 @@ static void tab_delete_at(CoreObject *c, size_t i) {
 static void tab_remove(CoreObject *c, uint64_t key, int32_t slot) {
     Bucket *e = tab_find(c, key);
     if (!e) return;
+    int32_t *m = bucket_slots(e);
+    int32_t k = 0;
+    while (k < e->n && m[k] != slot) k++;
+    if (k == e->n) return;
     if (e->n == 1) {
-        if (e->u.one == slot) tab_delete_at(c, (size_t)(e - c->tab));
+        tab_delete_at(c, (size_t)(e - c->tab));
         return;
     }
-    int32_t *m = e->u.many;
-    for (int32_t k = 0; k < e->n; k++) {
-        if (m[k] != slot) continue;
-        memmove(m + k, m + k + 1, (size_t)(e->n - k - 1) * sizeof *m);
-        e->n--;
-        break;
-    }
-    if (e->n == 1) {
-        int32_t one = m[0];
+    memmove(m + k, m + k + 1, (size_t)(e->n - k - 1) * sizeof *m);
+    e->n--;
+    if (e->n == INLINE_SLOTS) { /* back in place */
+        memcpy(e->u.in, m, INLINE_SLOTS * sizeof *m);
         free(m);
-        e->u.one = one;
-        e->cap = 1;
+        e->cap = INLINE_SLOTS;
     }
 }
 
 static inline int is_rare(const CoreObject *c, uint32_t s) {
-    uint32_t i = s & c->df_mask;
-    return !((c->common[i >> 6] >> (i & 63)) & 1);
+    uint32_t i = s & c->df_mask, f = i & c->filter_mask;
+    uint64_t hit = (c->filter[f >> 6] >> (f & 63)) & 1;
+    uint64_t word = c->common[(i >> 6) & (uint32_t)-(int32_t)hit] & (uint64_t)-(int64_t)hit;
+    return !((word >> (i & 63)) & 1);
 }
 
+static inline void set_common(CoreObject *c, uint32_t i) {
+    uint32_t f = i & c->filter_mask;
+    c->common[i >> 6] |= (uint64_t)1 << (i & 63);
+    c->filter[f >> 6] |= (uint64_t)1 << (f & 63);
+}
+
+#ifndef FILTER_BITS
+#define FILTER_BITS 19
+#endif
 #define DF_AHEAD 24 /* prefetch distance of document-frequency lookups (random, 16 MB) */
 
+/* The shingles of sh that are not common now, into out. The mirror is 2 MB: its lines mostly
+ * come from the L3 cache, and the loads are independent, so the out-of-order core overlaps
+ * them without prefetches (which only added instructions). */
 static size_t rare_into(const CoreObject *c, const uint32_t *sh, size_t n, uint32_t *out) {
     size_t k = 0;
-    const size_t pre = n < DF_AHEAD ? n : DF_AHEAD;
-    for (size_t i = 0; i < pre; i++) __builtin_prefetch(&c->common[(sh[i] & c->df_mask) >> 6]);
     for (size_t i = 0; i < n; i++) {
-        if (i + DF_AHEAD < n) __builtin_prefetch(&c->common[(sh[i + DF_AHEAD] & c->df_mask) >> 6]);
         uint32_t s = sh[i];
         out[k] = s;
         k += is_rare(c, s);
@@ -602,16 +954,32 @@ static size_t rare_into(const CoreObject *c, const uint32_t *sh, size_t n, uint3
 
 static int refresh_rare(CoreObject *c, DocRec *d, int64_t epoch) {
     if (d->rare_epoch == epoch) return 0;
-    if (!d->rare && d->n) {
-        d->rare = malloc((size_t)d->n * sizeof *d->rare);
-        if (!d->rare) {
-            PyErr_NoMemory();
-            return -1;
-        }
-    }
     d->nrare = (Py_ssize_t)rare_into(c, d->sh, (size_t)d->n, d->rare);
     d->rare_epoch = epoch;
     return 0;
+}
+
+/* The rare shingles of sh (per the DF table now) into rare, and the band keys of their MinHash
+ * (of all the shingles when fewer than min_contained are rare) into keys. Returns the number of
+ * rare shingles. */
+static size_t sign_doc(const CoreObject *c, const uint32_t *sh, size_t n, uint32_t *rare,
+                       uint64_t *keys) {
+    size_t nrare = rare_into(c, sh, n, rare);
+    const uint32_t *in = rare;
+    size_t m = nrare;
+    if (m < (size_t)c->min_contained) {
+        in = sh;
+        m = n;
+    }
+    uint32_t sig[MAX_PERM];
+    minhash(in, m, c->num_perm, c->seed, sig);
+    for (int b = 0; b < c->bands; b++) {
+        uint64_t acc = 0;
+        for (int r = 0; r < c->rows; r++)
+            acc += (uint64_t)sig[b * c->rows + r] * c->band_coef[r];
+        keys[b] = acc ^ c->band_salt[b];
+    }
+    return nrare;
 }
 
 typedef struct {
@@ -621,7 +989,8 @@ typedef struct {
 
 /* Candidates of (sh, keys), verified; matches appended to *out (caller frees). */
 static int find_matches(CoreObject *c, const uint32_t *sh, size_t n, const uint64_t *keys,
-                        int32_t self_slot, Match **out, size_t *nout) {
+                        const uint32_t *rare, size_t nrare, int32_t self_slot, Match **out,
+                        size_t *nout) {
     *out = NULL;
     *nout = 0;
     size_t cap = 0;
@@ -632,28 +1001,40 @@ static int find_matches(CoreObject *c, const uint32_t *sh, size_t n, const uint6
     const uint32_t stamp = c->stamp;
     if (self_slot >= 0) c->docs[self_slot].stamp = stamp;
     const int64_t epoch = c->adds / c->rare_refresh;
-    uint32_t *rare = NULL;
-    size_t nrare = 0;
-    int have_rare = 0;
     /* the bucket lookups are cache misses in a large table: start them all at once */
     for (int b = 0; b < c->bands; b++) __builtin_prefetch(&c->tab[tab_home(c, keys[b])]);
+    /* first the candidates (their stored sets are cold: their first lines are fetched while
+     * the buckets are read), then their verification in the same order */
+    size_t ncand = 0;
     for (int b = 0; b < c->bands; b++) {
         Bucket *e = tab_find(c, keys[b]);
         if (!e) continue;
         int32_t cnt = e->n;
-        const int32_t *slots = cnt == 1 ? &e->u.one : e->u.many;
+        const int32_t *slots = bucket_slots(e);
         for (int32_t k = 0; k < cnt; k++) {
             int32_t s = slots[k];
             DocRec *d = &c->docs[s];
             if (d->stamp == stamp) continue;
             d->stamp = stamp;
-            c->candidates_checked++;
-            if (!have_rare) {
-                if (scratch_reserve(c, n + 1) < 0) goto fail;
-                rare = c->scratch;
-                nrare = rare_into(c, sh, n, rare);
-                have_rare = 1;
+            if (ncand == c->cand_cap) {
+                size_t ncap = c->cand_cap ? 2 * c->cand_cap : 64;
+                int32_t *p = realloc(c->cand, ncap * sizeof *p);
+                if (!p) {
+                    PyErr_NoMemory();
+                    goto fail;
+                }
+                c->cand = p;
+                c->cand_cap = ncap;
             }
+            c->cand[ncand++] = s;
+            for (int q = 0; q < 4; q++) __builtin_prefetch((const char *)d->rare + 64 * q);
+        }
+    }
+    for (size_t q = 0; q < ncand; q++) {
+        {
+            int32_t s = c->cand[q];
+            DocRec *d = &c->docs[s];
+            c->candidates_checked++;
             if (refresh_rare(c, d, epoch) < 0) goto fail;
             double sim;
             size_t m = (size_t)c->min_contained;
@@ -706,11 +1087,17 @@ static PyObject *matches_list(CoreObject *c, Match *m, size_t n) {
     PyObject *list = PyList_New((Py_ssize_t)n);
     if (!list) return NULL;
     for (size_t i = 0; i < n; i++) {
-        PyObject *t = Py_BuildValue("(Od)", c->docs[m[i].slot].id, m[i].sim);
-        if (!t) {
+        PyObject *t = PyTuple_New(2), *sim = PyFloat_FromDouble(m[i].sim);
+        if (!t || !sim) {
+            Py_XDECREF(t);
+            Py_XDECREF(sim);
             Py_DECREF(list);
             return NULL;
         }
+        PyObject *id = c->docs[m[i].slot].id;
+        Py_INCREF(id);
+        PyTuple_SET_ITEM(t, 0, id);
+        PyTuple_SET_ITEM(t, 1, sim);
         PyList_SET_ITEM(list, (Py_ssize_t)i, t);
     }
     return list;
@@ -723,6 +1110,17 @@ static void sync_common(CoreObject *c) {
         for (size_t b = 0; b < 64 && w * 64 + b < size; b++)
             bits |= (uint64_t)(c->df[w * 64 + b] >= c->common_df) << b;
         c->common[w] = bits;
+    }
+    size_t fwords = ((size_t)c->filter_mask >> 6) + 1;
+    memset(c->filter, 0, fwords * sizeof *c->filter);
+    for (size_t w = 0; w < (size + 63) / 64; w++) {
+        uint64_t bits = c->common[w];
+        while (bits) {
+            uint32_t i = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+            uint32_t f = i & c->filter_mask;
+            c->filter[f >> 6] |= (uint64_t)1 << (f & 63);
+            bits &= bits - 1;
+        }
     }
 }
 
@@ -740,18 +1138,7 @@ static int count_df(CoreObject *c, const uint32_t *sh, size_t n, const uint32_t 
                         size_t ncopied) {
     if (scratch_reserve(c, 2 * n + 1) < 0) return -1;
     uint32_t *idx = c->scratch, *val = c->scratch + n;
-    size_t i = 0, j = 0, k = 0;
-    const uint32_t mask = c->df_mask;
-    if (copied) { /* branch-free merge: keep what copied lacks */
-        while (i < n && j < ncopied) {
-            uint32_t a = sh[i], b = copied[j];
-            idx[k] = a & mask;
-            k += a < b;
-            i += a <= b;
-            j += b <= a;
-        }
-    }
-    while (i < n) idx[k++] = sh[i++] & mask;
+    size_t k = difference_idx(sh, n, copied, copied ? ncopied : 0, c->df_mask, idx);
     const size_t pre = k < DF_AHEAD ? k : DF_AHEAD;
     for (size_t q = 0; q < pre; q++) __builtin_prefetch(&c->df[idx[q]]);
     for (size_t q = 0; q < k; q++) {
@@ -764,7 +1151,7 @@ static int count_df(CoreObject *c, const uint32_t *sh, size_t n, const uint32_t 
         c->df[x] = (uint8_t)nv;
         /* counts only grow here: the mirror changes when one reaches common_df */
         if ((int)v < c->common_df && (int)nv >= c->common_df)
-            c->common[x >> 6] |= (uint64_t)1 << (x & 63);
+            set_common(c, x);
     }
     c->adds++;
     if (c->adds % c->df_half_life == 0) halve_df(c);
@@ -799,13 +1186,11 @@ static int32_t new_slot(CoreObject *c) {
     return s;
 }
 
-static void free_doc(CoreObject *c, int32_t s) {
+static void free_doc(CoreObject *c, int32_t s, int free_block) {
     DocRec *d = &c->docs[s];
     if (d->in_buckets)
         for (int b = 0; b < c->bands; b++) tab_remove(c, d->keys[b], s);
-    free(d->sh);
-    free(d->rare);
-    free(d->keys);
+    if (free_block) free(d->keys); /* the doc's block: keys, shingles, rare shingles */
     Py_CLEAR(d->id);
     memset(d, 0, sizeof *d);
     c->free_slots[c->nfree++] = s;
@@ -814,20 +1199,24 @@ static void free_doc(CoreObject *c, int32_t s) {
 
 static int Core_init(CoreObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"threshold", "bands", "rows", "num_perm", "width", "df_bits",
-                             "common_df", "min_contained", "rare_refresh", "df_half_life", NULL};
+                             "common_df", "min_contained", "rare_refresh", "df_half_life",
+                             "seed", NULL};
+    unsigned long long seed = 0;
     long long rare_refresh, half_life;
     Py_ssize_t min_contained;
     if (self->ids) {
         PyErr_SetString(PyExc_RuntimeError, "Core is already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "diiiiiinLL", kwlist, &self->threshold,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "diiiiiinLL|K", kwlist, &self->threshold,
                                      &self->bands, &self->rows, &self->num_perm, &self->width,
                                      &self->df_bits, &self->common_df, &min_contained,
-                                     &rare_refresh, &half_life))
+                                     &rare_refresh, &half_life, &seed))
         return -1;
+    self->seed = mix64((uint64_t)seed + 1);
     if (self->bands < 1 || self->rows < 1 || self->rows > 8 ||
-        self->bands * self->rows > self->num_perm || self->width < 8 ||
+        self->bands * self->rows > self->num_perm || self->num_perm > MAX_PERM ||
+        self->width < 8 ||
         self->width > MAX_WIDTH || self->width % 8 || self->df_bits < 1 || self->df_bits > 30 ||
         rare_refresh < 1 || half_life < 1 || min_contained < 0) {
         PyErr_SetString(PyExc_ValueError, "invalid Core parameters");
@@ -839,8 +1228,10 @@ static int Core_init(CoreObject *self, PyObject *args, PyObject *kw) {
     self->df_mask = (uint32_t)((1u << self->df_bits) - 1);
     self->df = big_calloc((size_t)self->df_mask + 1, 1);
     self->common = big_calloc(((size_t)self->df_mask >> 6) + 1, sizeof *self->common);
+    self->filter_mask = self->df_bits < FILTER_BITS ? self->df_mask : (1u << FILTER_BITS) - 1;
+    self->filter = calloc(((size_t)self->filter_mask >> 6) + 1, sizeof *self->filter);
     self->band_salt = malloc((size_t)self->bands * sizeof *self->band_salt);
-    if (!self->df || !self->common || !self->band_salt) {
+    if (!self->df || !self->common || !self->filter || !self->band_salt) {
         PyErr_NoMemory();
         return -1;
     }
@@ -857,22 +1248,21 @@ static void Core_dealloc(CoreObject *self) {
     for (Py_ssize_t s = 0; s < self->docs_hw; s++) {
         DocRec *d = &self->docs[s];
         if (!d->id) continue;
-        free(d->sh);
-        free(d->rare);
-        free(d->keys);
+        free(d->keys); /* the doc's block */
         Py_CLEAR(d->id);
     }
     for (size_t i = 0; i < self->tab_cap; i++)
-        if (self->tab[i].n > 1) free(self->tab[i].u.many);
+        if (self->tab[i].n > INLINE_SLOTS) free(self->tab[i].u.many);
     free(self->tab);
     free(self->docs);
     free(self->free_slots);
     free(self->df);
     free(self->common);
+    free(self->filter);
     free(self->band_salt);
     free(self->scratch);
+    free(self->cand);
     free(self->text.p);
-    free(self->flat.p);
     free(self->work.p);
     Py_XDECREF(self->ids);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -886,8 +1276,8 @@ static int check_init(CoreObject *self) {
 
 /* Buffers grown by an enormous text are not kept. */
 static void trim_buffers(CoreObject *c) {
-    Buf *bufs[3] = {&c->text, &c->flat, &c->work};
-    for (int i = 0; i < 3; i++) {
+    Buf *bufs[2] = {&c->text, &c->work};
+    for (int i = 0; i < 2; i++) {
         if (bufs[i]->cap > ((size_t)16 << 20)) {
             free(bufs[i]->p);
             bufs[i]->p = NULL;
@@ -896,29 +1286,26 @@ static void trim_buffers(CoreObject *c) {
     }
 }
 
-/* Core.prepare(texts) -> Batch: shingle sets and the MinHash input (rare shingles per the DF
- * table now, unless fewer than min_contained are rare). */
-static PyObject *Core_prepare(CoreObject *self, PyObject *arg) {
+/* Core.prepare(texts) -> Batch: each text's sorted unique shingles, in a block with room for its
+ * band keys and rare shingles (filled by Core.add). */
+static PyObject *Core_prepare(CoreObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"texts", NULL};
+    PyObject *arg;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O", kwlist, &arg)) return NULL;
     if (check_init(self) < 0) return NULL;
     PyObject *seq = PySequence_Fast(arg, "texts must be a sequence");
     if (!seq) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     PyObject **items = PySequence_Fast_ITEMS(seq);
     BatchObject *bt = PyObject_New(BatchObject, &BatchType);
-    Buf *text = &self->text, *flat = &self->flat, *work = &self->work;
-    uint64_t *offs = NULL;
-    flat->len = 0;
+    Buf *text = &self->text, *work = &self->work;
     if (!bt) goto fail_noref;
     Py_INCREF(self);
     bt->core = self;
     bt->n = n;
-    bt->has_keys = 0;
-    bt->flat = bt->offsets = NULL;
     bt->sets = calloc((size_t)n + 1, sizeof *bt->sets);
     bt->lens = calloc((size_t)n + 1, sizeof *bt->lens);
-    bt->keys = calloc((size_t)n * (size_t)self->bands + 1, sizeof *bt->keys);
-    offs = calloc((size_t)n + 1, sizeof *offs);
-    if (!bt->sets || !bt->lens || !bt->keys || !offs) {
+    if (!bt->sets || !bt->lens) {
         PyErr_NoMemory();
         goto fail;
     }
@@ -929,47 +1316,24 @@ static PyObject *Core_prepare(CoreObject *self, PyObject *arg) {
         if (buf_reserve(work, (2 * nb + 2) * sizeof(uint32_t)) < 0) goto fail;
         uint32_t *all = (uint32_t *)work->p;
         size_t k = shingle(text->p, nb, self->width, all);
-        sort_u32(all, all + nb + 1, k);
-        k = unique_sorted(all, k);
-        uint32_t *h = malloc((k + 1) * sizeof *h);
-        if (!h) {
+        k = sort_unique_u32(all, all + nb + 1, k);
+        /* one block per doc: band keys, shingles, room for the rare ones (see add_doc) */
+        uint64_t *block = malloc((size_t)self->bands * sizeof *block + (2 * k + 1) * sizeof *all);
+        if (!block) {
             PyErr_NoMemory();
             goto fail;
         }
+        uint32_t *h = (uint32_t *)(block + self->bands);
         memcpy(h, all, k * sizeof *h);
         bt->sets[i] = h;
         bt->lens[i] = (Py_ssize_t)k;
-        /* MinHash input: the rare shingles, or all when fewer than min_contained are rare */
-        if (buf_reserve(flat, flat->len + k * 8 + 8) < 0) goto fail;
-        uint64_t *w = (uint64_t *)(flat->p + flat->len);
-        size_t m = 0;
-        const size_t pre = k < DF_AHEAD ? k : DF_AHEAD;
-        for (size_t q = 0; q < pre; q++)
-            __builtin_prefetch(&self->common[(h[q] & self->df_mask) >> 6]);
-        for (size_t q = 0; q < k; q++) {
-            if (q + DF_AHEAD < k)
-                __builtin_prefetch(&self->common[(h[q + DF_AHEAD] & self->df_mask) >> 6]);
-            w[m] = h[q];
-            m += is_rare(self, h[q]);
-        }
-        if (m < (size_t)self->min_contained) {
-            for (size_t q = 0; q < k; q++) w[q] = h[q];
-            m = k;
-        }
-        flat->len += m * 8;
-        offs[i + 1] = offs[i] + m;
     }
-    bt->flat = PyBytes_FromStringAndSize((const char *)flat->p, (Py_ssize_t)flat->len);
-    bt->offsets = PyBytes_FromStringAndSize((const char *)offs, (Py_ssize_t)(n + 1) * 8);
-    if (!bt->flat || !bt->offsets) goto fail;
-    free(offs);
     Py_DECREF(seq);
     trim_buffers(self);
     return (PyObject *)bt;
 fail:
     Py_DECREF(bt);
 fail_noref:
-    free(offs);
     Py_DECREF(seq);
     trim_buffers(self);
     return NULL;
@@ -986,10 +1350,6 @@ static BatchObject *get_batch(CoreObject *self, PyObject *b, Py_ssize_t i, int n
         PyErr_SetString(PyExc_ValueError, "Batch prepared by another Core");
         return NULL;
     }
-    if (!bt->has_keys) {
-        PyErr_SetString(PyExc_ValueError, "Batch has no signatures yet");
-        return NULL;
-    }
     if (i < 0 || i >= bt->n) {
         PyErr_SetString(PyExc_IndexError, "Batch index out of range");
         return NULL;
@@ -1001,13 +1361,9 @@ static BatchObject *get_batch(CoreObject *self, PyObject *b, Py_ssize_t i, int n
     return bt;
 }
 
-/* Core.add(batch, i, id) -> None, or [(id, similarity), ...] most similar first. */
-static PyObject *Core_add(CoreObject *self, PyObject *args) {
-    PyObject *b, *id;
-    Py_ssize_t i;
-    if (!PyArg_ParseTuple(args, "OnO", &b, &i, &id)) return NULL;
-    BatchObject *bt = get_batch(self, b, i, 1);
-    if (!bt) return NULL;
+/* The batch's doc i (checked) added as id: None, or [(id, similarity), ...] most similar
+ * first. */
+static PyObject *add_doc(CoreObject *self, BatchObject *bt, Py_ssize_t i, PyObject *id) {
     int has = PyDict_Contains(self->ids, id);
     if (has < 0) return NULL;
     if (has) {
@@ -1016,10 +1372,17 @@ static PyObject *Core_add(CoreObject *self, PyObject *args) {
     }
     uint32_t *sh = bt->sets[i];
     size_t n = (size_t)bt->lens[i];
-    const uint64_t *keys = bt->keys + (size_t)i * (size_t)self->bands;
     Match *m = NULL;
-    size_t nm = 0;
-    if (n && find_matches(self, sh, n, keys, -1, &m, &nm) < 0) return NULL;
+    size_t nm = 0, nrare = 0;
+    /* the doc's band keys and rare shingles go straight to their place in its block (the rare
+     * ones stay there, for later comparisons, until the epoch ends) */
+    uint64_t *k = doc_block(self, sh);
+    uint32_t *rare = sh + n;
+    const int64_t epoch = self->adds / self->rare_refresh;
+    if (n) {
+        nrare = sign_doc(self, sh, n, rare, k);
+        if (find_matches(self, sh, n, k, rare, nrare, -1, &m, &nm) < 0) return NULL;
+    }
     PyObject *result = Py_None;
     Py_INCREF(result);
     if (nm) {
@@ -1029,21 +1392,11 @@ static PyObject *Core_add(CoreObject *self, PyObject *args) {
     }
     const DocRec *best = nm ? &self->docs[m[0].slot] : NULL;
     if (count_df(self, sh, n, best ? best->sh : NULL, best ? (size_t)best->n : 0) < 0) goto fail;
-    uint64_t *k = malloc((size_t)self->bands * sizeof *k);
-    if (!k) {
-        PyErr_NoMemory();
-        goto fail;
-    }
-    memcpy(k, keys, (size_t)self->bands * sizeof *k);
     int32_t s = new_slot(self);
-    if (s < 0) {
-        free(k);
-        goto fail;
-    }
+    if (s < 0) goto fail;
     PyObject *slot = PyLong_FromLong(s);
     if (!slot || PyDict_SetItem(self->ids, id, slot) < 0) {
         Py_XDECREF(slot);
-        free(k);
         self->free_slots[self->nfree++] = s;
         goto fail;
     }
@@ -1054,7 +1407,9 @@ static PyObject *Core_add(CoreObject *self, PyObject *args) {
     d->sh = sh;
     d->n = (Py_ssize_t)n;
     d->keys = k;
-    d->rare_epoch = -1;
+    d->rare = rare;
+    d->nrare = (Py_ssize_t)nrare;
+    d->rare_epoch = epoch;
     bt->sets[i] = NULL;
     self->live++;
     if (n) {
@@ -1063,10 +1418,9 @@ static PyObject *Core_add(CoreObject *self, PyObject *args) {
             if (tab_add(self, k[band], s) < 0) { /* out of memory: undo this doc */
                 PyObject *t, *v, *tb;
                 PyErr_Fetch(&t, &v, &tb);
-                bt->sets[i] = d->sh;
-                d->sh = NULL;
+                bt->sets[i] = d->sh; /* the batch owns the block again */
                 PyDict_DelItem(self->ids, id);
-                free_doc(self, s);
+                free_doc(self, s, 0);
                 PyErr_Restore(t, v, tb);
                 goto fail;
             }
@@ -1078,6 +1432,56 @@ fail:
     free(m);
     Py_XDECREF(result);
     return NULL;
+}
+
+/* Core.add(batch, i, id) -> None, or [(id, similarity), ...] most similar first. */
+static PyObject *Core_add(CoreObject *self, PyObject *args) {
+    PyObject *b, *id;
+    Py_ssize_t i;
+    if (!PyArg_ParseTuple(args, "OnO", &b, &i, &id)) return NULL;
+    BatchObject *bt = get_batch(self, b, i, 1);
+    if (!bt) return NULL;
+    return add_doc(self, bt, i, id);
+}
+
+/* Core.add_batch(batch, ids) -> [None | [(id, similarity), ...]]: Core.add of every doc of the
+ * batch in order, in one call. On an error the docs before the failing one stay added. */
+static PyObject *Core_add_batch(CoreObject *self, PyObject *args) {
+    PyObject *b, *ids;
+    if (!PyArg_ParseTuple(args, "OO", &b, &ids)) return NULL;
+    PyObject *seq = PySequence_Fast(ids, "ids must be a sequence");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = NULL;
+    BatchObject *bt = get_batch(self, b, 0, 0);
+    if (!bt && n == 0 && PyErr_ExceptionMatches(PyExc_IndexError)) { /* an empty batch */
+        PyErr_Clear();
+        Py_DECREF(seq);
+        return PyList_New(0);
+    }
+    if (!bt) goto done;
+    if (n != bt->n) {
+        PyErr_SetString(PyExc_ValueError, "one id per document of the batch expected");
+        goto done;
+    }
+    out = PyList_New(n);
+    if (!out) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!bt->sets[i]) {
+            PyErr_SetString(PyExc_ValueError, "document already added");
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyObject *r = add_doc(self, bt, i, PySequence_Fast_GET_ITEM(seq, i));
+        if (!r) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, r);
+    }
+done:
+    Py_DECREF(seq);
+    return out;
 }
 
 /* Core.query(batch, i, id) -> [(id, similarity), ...]: live near-duplicates, nothing added. */
@@ -1095,10 +1499,15 @@ static PyObject *Core_query(CoreObject *self, PyObject *args) {
         return NULL;
     }
     Match *m = NULL;
-    size_t nm = 0;
-    if (find_matches(self, bt->sets[i], (size_t)bt->lens[i],
-                     bt->keys + (size_t)i * (size_t)self->bands, self_slot, &m, &nm) < 0)
-        return NULL;
+    size_t nm = 0, n = (size_t)bt->lens[i];
+    uint64_t keys[MAX_PERM];
+    if (n) {
+        if (scratch_reserve(self, n + 1) < 0) return NULL;
+        size_t nrare = sign_doc(self, bt->sets[i], n, self->scratch, keys);
+        if (find_matches(self, bt->sets[i], n, keys, self->scratch, nrare, self_slot, &m,
+                         &nm) < 0)
+            return NULL;
+    }
     PyObject *result = matches_list(self, m, nm);
     free(m);
     return result;
@@ -1118,7 +1527,7 @@ static PyObject *Core_remove(CoreObject *self, PyObject *id) {
     int rc = PyDict_DelItem(self->ids, id);
     Py_DECREF(id);
     if (rc < 0) return NULL;
-    free_doc(self, (int32_t)s);
+    free_doc(self, (int32_t)s, 1);
     Py_RETURN_NONE;
 }
 
@@ -1157,10 +1566,12 @@ static PyObject *Core_get_df(CoreObject *self, void *Py_UNUSED(c)) {
 }
 
 static PyMethodDef Core_methods[] = {
-    {"prepare", (PyCFunction)Core_prepare, METH_O,
-     "prepare(texts) -> Batch: shingle sets and the flat MinHash input of the texts"},
+    {"prepare", (PyCFunction)(void (*)(void))Core_prepare, METH_VARARGS | METH_KEYWORDS,
+     "prepare(texts) -> Batch: the texts' sorted unique shingle sets"},
     {"add", (PyCFunction)Core_add, METH_VARARGS,
      "add(batch, i, id) -> None | [(id, sim)]: match, count, index the batch's doc i"},
+    {"add_batch", (PyCFunction)Core_add_batch, METH_VARARGS,
+     "add_batch(batch, ids) -> [None | [(id, sim)]]: add every doc of the batch, in order"},
     {"query", (PyCFunction)Core_query, METH_VARARGS,
      "query(batch, i, id) -> [(id, sim)]: live near-duplicates of the batch's doc i"},
     {"remove", (PyCFunction)Core_remove, METH_O, "remove(id): evict a live doc"},
@@ -1195,61 +1606,12 @@ static PyTypeObject CoreType = {
 /* -- Batch methods ----------------------------------------------------------------------- */
 static void Batch_dealloc(BatchObject *self) {
     if (self->sets)
-        for (Py_ssize_t i = 0; i < self->n; i++) free(self->sets[i]);
+        for (Py_ssize_t i = 0; i < self->n; i++)
+            if (self->sets[i]) free(doc_block(self->core, self->sets[i]));
     free(self->sets);
     free(self->lens);
-    free(self->keys);
-    Py_XDECREF(self->flat);
-    Py_XDECREF(self->offsets);
     Py_XDECREF(self->core);
     PyObject_Free(self);
-}
-
-/* Batch.set_signatures(rows): rows[i] holds doc i's num_perm MinHash values (ints). */
-static PyObject *Batch_set_signatures(BatchObject *self, PyObject *rows) {
-    CoreObject *c = self->core;
-    PyObject *seq = PySequence_Fast(rows, "rows must be a sequence");
-    if (!seq) return NULL;
-    if (PySequence_Fast_GET_SIZE(seq) != self->n) {
-        Py_DECREF(seq);
-        PyErr_SetString(PyExc_ValueError, "one signature per document expected");
-        return NULL;
-    }
-    const int used = c->bands * c->rows;
-    for (Py_ssize_t i = 0; i < self->n; i++) {
-        PyObject *row = PySequence_Fast(PySequence_Fast_GET_ITEM(seq, i), "row must be a sequence");
-        if (!row) goto fail;
-        if (PySequence_Fast_GET_SIZE(row) < used) {
-            Py_DECREF(row);
-            PyErr_SetString(PyExc_ValueError, "signature shorter than bands * rows");
-            goto fail;
-        }
-        PyObject **v = PySequence_Fast_ITEMS(row);
-        uint64_t *key = self->keys + (size_t)i * (size_t)c->bands;
-        for (int b = 0; b < c->bands; b++) {
-            uint64_t acc = 0;
-            for (int r = 0; r < c->rows; r++) {
-                unsigned long long x = PyLong_AsUnsignedLongLong(v[b * c->rows + r]);
-                if (x == (unsigned long long)-1 && PyErr_Occurred()) {
-                    Py_DECREF(row);
-                    goto fail;
-                }
-                acc += (uint64_t)x * c->band_coef[r];
-            }
-            key[b] = acc ^ c->band_salt[b];
-        }
-        Py_DECREF(row);
-    }
-    Py_DECREF(seq);
-    self->has_keys = 1;
-    Py_RETURN_NONE;
-fail:
-    Py_DECREF(seq);
-    return NULL;
-}
-
-static PyObject *Batch_sig_input(BatchObject *self, PyObject *Py_UNUSED(ignored)) {
-    return PyTuple_Pack(2, self->flat, self->offsets);
 }
 
 static PyObject *Batch_set(BatchObject *self, PyObject *arg) {
@@ -1266,24 +1628,11 @@ static PyObject *Batch_set(BatchObject *self, PyObject *arg) {
     return PyBytes_FromStringAndSize((const char *)self->sets[i], self->lens[i] * 4);
 }
 
-static PyObject *Batch_keys(BatchObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (!self->has_keys) {
-        PyErr_SetString(PyExc_ValueError, "Batch has no signatures yet");
-        return NULL;
-    }
-    return PyBytes_FromStringAndSize((const char *)self->keys,
-                                     self->n * self->core->bands * 8);
-}
 
 static Py_ssize_t Batch_len(BatchObject *self) { return self->n; }
 
 static PyMethodDef Batch_methods[] = {
-    {"sig_input", (PyCFunction)Batch_sig_input, METH_NOARGS,
-     "(flat, offsets): uint64 bytes for rensa's digest_matrix_from_flat_token_hashes"},
-    {"set_signatures", (PyCFunction)Batch_set_signatures, METH_O,
-     "set_signatures(rows): MinHash rows -> LSH band keys"},
     {"set", (PyCFunction)Batch_set, METH_O, "set(i) -> bytes: doc i's sorted uint32 set"},
-    {"keys", (PyCFunction)Batch_keys, METH_NOARGS, "bytes: n x bands uint64 band keys"},
     {NULL, NULL, 0, NULL}};
 
 static PySequenceMethods Batch_as_sequence = {.sq_length = (lenfunc)Batch_len};
@@ -1292,7 +1641,7 @@ static PyTypeObject BatchType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "newsdesk.pipeline._dedupcore.Batch",
     .tp_basicsize = sizeof(BatchObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Documents hashed by Core.prepare, waiting for their signatures.",
+    .tp_doc = "Documents hashed by Core.prepare: shingle sets, signatures, band keys.",
     .tp_dealloc = (destructor)Batch_dealloc,
     .tp_methods = Batch_methods,
     .tp_as_sequence = &Batch_as_sequence,
@@ -1385,9 +1734,8 @@ static PyObject *mod_exact_set(PyObject *Py_UNUSED(m), PyObject *arg) {
     uint32_t *a = (uint32_t *)PyBytes_AS_STRING(out);
     memcpy(a, v.buf, n * 4);
     PyBuffer_Release(&v);
-    sort_u32(a, tmp, n);
+    size_t k = sort_unique_u32(a, tmp, n);
     free(tmp);
-    size_t k = unique_sorted(a, n);
     if (k != n && _PyBytes_Resize(&out, (Py_ssize_t)k * 4) < 0) return NULL;
     return out;
 }
@@ -1411,7 +1759,44 @@ static PyObject *mod_similarity(PyObject *Py_UNUSED(m), PyObject *args) {
     return PyFloat_FromDouble(s);
 }
 
+/* minhash(values, num_perm, seed) -> bytes: num_perm uint32, as Core(seed=seed) computes them. */
+static PyObject *mod_minhash(PyObject *Py_UNUSED(m), PyObject *args) {
+    PyObject *o;
+    int nperm;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "OiK", &o, &nperm, &seed)) return NULL;
+    if (nperm < 1 || nperm > MAX_PERM) {
+        PyErr_SetString(PyExc_ValueError, "num_perm must be 1..256");
+        return NULL;
+    }
+    Py_buffer v;
+    if (get_bytes_or_u32(o, &v) < 0) return NULL;
+    size_t n = (size_t)v.len / 4;
+    const uint32_t *in = v.buf;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)nperm * 4);
+    uint32_t *a = NULL;
+    size_t i = 1;
+    while (i < n && in[i - 1] <= in[i]) i++;
+    if (out && i < n) { /* minhash() takes its values in ascending order */
+        a = malloc((2 * n + 1) * sizeof *a);
+        if (a) {
+            memcpy(a, in, n * 4);
+            radix_sort_u32(a, a + n, n);
+            in = a;
+        } else {
+            Py_CLEAR(out);
+            PyErr_NoMemory();
+        }
+    }
+    if (out) minhash(in, n, nperm, mix64((uint64_t)seed + 1), (uint32_t *)PyBytes_AS_STRING(out));
+    free(a);
+    PyBuffer_Release(&v);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
+    {"minhash", mod_minhash, METH_VARARGS,
+     "minhash(uint32 values, num_perm, seed) -> bytes: the signature Core computes"},
     {"shingle_batch", mod_shingle_batch, METH_VARARGS,
      "shingle_batch(texts, width) -> [bytes]: unsorted uint32 shingle hashes per text"},
     {"normalise", mod_normalise, METH_O, "normalise(text) -> bytes (lower, strip, collapse)"},
@@ -1426,6 +1811,7 @@ static struct PyModuleDef moduledef = {
     module_methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__dedupcore(void) {
+    for (int c = 0; c < 256; c++) pop8[c] = (uint8_t)((c & 1) + pop8[c >> 1]);
     for (int c = 0; c < 128; c++) ascii_low[c] = (uint8_t)((c >= 'A' && c <= 'Z') ? c + 32 : c);
     memset(is_ws, 0, sizeof is_ws);
     is_ws[' '] = is_ws['\t'] = is_ws['\n'] = is_ws['\r'] = is_ws['\v'] = is_ws['\f'] = 1;

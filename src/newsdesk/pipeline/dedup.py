@@ -1,6 +1,6 @@
 """Near-duplicate (syndicated copy) detection, and which copy is the original.
 
-Pure code (a C extension, ``_dedupcore.c``, + numpy + rensa, no Django). Two documents are
+Pure code (a C extension, ``_dedupcore.c``, + numpy, no Django). Two documents are
 near-duplicates when their *main texts* share most of their shingles; headlines are ignored
 (aggregators rewrite them).
 
@@ -13,9 +13,9 @@ Pipeline per document (in C, no Python object per word or shingle):
    for scripts written without spaces: CJK, Thai — fewer than one space per 20 bytes), i.e.
    word-anchored character shingles of about 2–3 words, zero bytes past the end; each hashed to
    32 bits from two unaligned 8-byte reads. Stored as a sorted unique ``uint32`` set.
-3. MinHash (rensa's R-MinHash, 128 slots, one call per batch) on the shingles that are not
-   template shingles (below), then LSH banding (``BANDS`` × ``ROWS``) into buckets that
-   documents leave again on eviction.
+3. MinHash (128 slots, one-permutation MinHash with optimal densification, in C) on the
+   shingles that are not template shingles (below) when the doc is added, then LSH banding
+   (``BANDS`` × ``ROWS``) into buckets that documents leave again on eviction.
 4. Candidates are verified exactly on the stored shingle sets (4 bytes per word):
    ``similarity = max(Jaccard, containment)`` where containment is ``|A∩B| / min(|A|, |B|)``,
    counted only when the smaller side has at least ``MIN_CONTAINED`` shingles. Containment is
@@ -24,30 +24,42 @@ Pipeline per document (in C, no Python object per word or shingle):
 5. Template (boilerplate) shingles, seen in ``COMMON_DF`` or more stories recently, are left out
    of the MinHash input and of verification (see the constants).
 
-The C core (``_dedupcore.Core``) holds the per-doc shingle sets and band keys, the LSH buckets
-(open addressing), the document-frequency table (with a 2 MB bit mirror of "common" so that the
-rarity tests mostly hit the cache) and does candidate lookup, verification (a 4 × 4 SSE2
-merge-intersection), counting and eviction. Python keeps the public API: groups, originals
-(:func:`choose_original`), the ``window`` / ``max_docs`` policy. The C code reproduces the numpy
-version these constants were measured with bit for bit (hashes, sets, band keys, document
-frequencies, candidates and matches; ``tests/pipeline/test_dedup.py`` keeps the numpy shingling
-as the oracle), so every figure below still holds. Build: a C compiler and the Python headers
-(``pip install -e .`` compiles it through ``setup.py``). Why hand-written: rensa and datasketch
-take a list of Python tokens per document and keep no index that documents can leave, nor the
-exact verification; building those tokens alone cost more than this whole path does now.
+The C core (``_dedupcore.Core``) holds one block per doc (band keys, shingle set, rare subset),
+the LSH buckets (open addressing, four docs in place per bucket), the document-frequency table
+(with a 2 MB bit mirror of "common" and a 64 kB filter of that mirror, so that the rarity tests
+mostly hit the cache) and does MinHash, candidate lookup, verification (8 × 8 and 4 × 4 SSE2
+merge-intersections), counting and eviction. ``Core.prepare`` only hashes (batches of texts);
+``Core.add_batch`` adds a prepared batch in one call. Python keeps the public API: groups,
+originals (:func:`choose_original`), the ``window`` / ``max_docs`` policy. Shingle hashes and
+sets are bit for bit those of the numpy version the constants were measured with
+(``tests/pipeline/test_dedup.py`` keeps the numpy shingling as the oracle), so the similarity
+figures below still hold (``--sweep`` re-run: unchanged). Build: a C compiler and the Python
+headers (``pip install -e .`` compiles it through ``setup.py``). Why hand-written: rensa and
+datasketch take a list of Python tokens per document and keep no index that documents can
+leave, nor the exact verification; building those tokens alone cost more than this whole path
+does now.
+
+MinHash: a 128-permutation MinHash costs 128 hashes per shingle (rensa's R-MinHash, used before,
+plus turning its rows into Python ints, took 3–4.5 µs per doc). Here each shingle hash, already
+uniform, picks one of 128 bins by one multiplication and the bin keeps its smallest shingle;
+empty bins copy a fixed other bin (optimal densification, Shrivastava 2017). Measured on random
+sets of 30–700 values: a slot agrees with probability J (0.219–0.224 at J = 0.22, 0.398–0.402 at
+0.4) and the 64 × 2 banding proposes a pair at J = 0.22 with probability 0.95–0.97 (theory for
+independent permutations 0.958); on the bench the same pairs are found (3.1 candidates verified
+per doc, 3.4 before). Signatures are computed when a doc is added, from the rare shingles at
+that moment: ``add_many`` now gives exactly the results of ``add`` one by one.
 
 Speed (``bench/dedup.py``: 5,439 docs of 4,484 chars / 719 words on average, batches of 256,
-CPU time, best of 3, on a shared 2-core x86_64 VM whose neighbours move figures by ±20 %; µs
-per doc): ``Core.prepare`` (normalise, shingles, sorted sets, MinHash input) 11–12, rensa
-MinHash + band keys 3–4.5, lookup (candidates, 3.4 verified per doc, counting, indexing) 17–18.
-Hashing alone runs at 62,000–69,000 docs/s, hashing + lookup (the C path from text to an
-indexed doc with its matches) at 27,000–29,000 docs/s, ``NearDuplicateIndex.add_many`` with the
-Python group and original bookkeeping (~12 µs, mostly ``_join`` / ``choose_original``) at
-20,000–22,000 docs/s, streaming ``add`` at 15,000–16,000; the numpy version, timed alongside,
-took 217–227 µs per doc (4,400–4,600 docs/s). A quarter of the C time is document-frequency
-work (rarity tests of the MinHash input and of candidates' sets in the 2 MB mirror, counting in
-the 16 MB table: cache misses); then hashing (~11 %), normalising (~7 %), sorting (~7 %),
-merge-intersections (~6 %) and the LSH buckets (~8 %).
+CPU time, best of 3, on a shared 2-core x86_64 VM whose neighbours move figures by ±20 % and
+more; µs per doc): ``Core.prepare`` (normalise, shingles, sorted sets) 9.5–12.5, ``add_batch``
+(rarity, MinHash + band keys, candidates, 3.1 verified per doc, counting, indexing) 12.8–13.3.
+Hashing + lookup (the C path from text to an indexed doc with its matches) runs at
+44,000–46,000 docs/s (21.7–22.5 µs; it was 27,000–29,000 with rensa), ``Core.prepare`` alone at
+80,000–105,000, ``NearDuplicateIndex.add_many`` with the Python group and original bookkeeping
+(~12 µs, mostly ``_join`` / ``choose_original``) at 25,000–30,000 docs/s, streaming ``add`` at
+17,000–20,000; the numpy version took 217–227 µs per doc. Where the C time goes (perf): DF
+counting in the 16 MB table (cache misses) ~10 %, rarity tests + MinHash ~9 %, sorting ~9 %,
+merge-intersections ~8 %, LSH buckets ~7 %, normalising ~7 %, hashing ~6 %, malloc ~6 %.
 
 Measurements behind the constants (``bench/dedup.py --sweep``: 777 real base texts, 6 copies
 each; negatives are all 301k pairs of different base texts, of which 1,379 share a BASIL story or
@@ -67,7 +79,7 @@ pair is a Fox / NYT article quoting the same statements (0.40), the worst copies
 LSH has to propose pairs down to Jaccard ≈ 0.22 (a short text wrapped in a long aggregator
 template; similarity is then found by containment). Probability that a pair at J = 0.22 / 0.4
 becomes a candidate: 32 bands × 4 rows 0.07 / 0.56, 42 × 3 0.36 / 0.94, 64 × 2 0.96 / 1.00.
-64 × 2 it is: unrelated texts (J < 0.02) still rarely collide, 3.4 candidates are verified per
+64 × 2 it is: unrelated texts (J < 0.02) still rarely collide, 3.1 candidates are verified per
 doc on the bench. Result on the bench: pair precision 1.000, recall 0.999.
 """
 
@@ -81,7 +93,6 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
-import rensa
 
 from newsdesk.pipeline import _dedupcore as _core
 
@@ -110,7 +121,11 @@ MIN_CONTAINED = 25  # shingles (≈ words) the smaller text needs before contain
 # DF_HALF_LIFE added docs.
 COMMON_DF = 5
 DF_HALF_LIFE = 20_000
-RARE_REFRESH = 256  # added docs between refreshes of a stored doc's rare shingles
+# A stored doc keeps the rare subset of its shingles from when it was added (or first compared)
+# until the next halving of the table; templates learnt in between are only left out on the
+# new doc's side, which can only lower a similarity. Refreshing every 256 adds instead cost
+# 3–4 µs per doc (a rarity test per shingle of every candidate) and changed no result here.
+RARE_REFRESH = DF_HALF_LIFE
 _SEED = 0x6E657773  # fixed: signatures are reproducible across processes
 
 _DF_BITS = 24
@@ -156,15 +171,6 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """max(Jaccard, containment of the smaller set) of two sorted unique shingle sets."""
     return _core.similarity(np.ascontiguousarray(a, dtype=np.uint32),
                             np.ascontiguousarray(b, dtype=np.uint32), MIN_CONTAINED)
-
-
-def _signatures(batch: _core.Batch) -> None:
-    """MinHash signatures of a prepared batch (one rensa call), turned into LSH band keys."""
-    flat, offsets = batch.sig_input()
-    m = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-        np.frombuffer(flat, dtype=np.uint64), np.frombuffer(offsets, dtype=np.uint64),
-        NUM_PERM, _SEED)
-    batch.set_signatures(m.to_rows())
 
 
 # -- the original among copies ------------------------------------------------------------------
@@ -251,8 +257,9 @@ class _Group:
 class NearDuplicateIndex:
     """Streaming near-duplicate index: add docs one by one, ask who copies whom.
 
-    Memory per live doc: ~4 bytes per word of text (the exact shingle set, in the C core) +
-    512 bytes of LSH keys + ~24 bytes per LSH bucket entry + the metadata (no text).
+    Memory per live doc: ~8 bytes per word of text (the exact shingle set and room for its
+    rare subset, in the C core) + 512 bytes of LSH keys + ~32 bytes per LSH bucket entry + the
+    metadata (no text).
     ``max_docs`` and ``window`` evict the oldest-added docs from the LSH and shingle stores; an
     evicted doc's group and original are still answered by ``group_of``/``original_of``, at
     ~100 bytes per doc (id and group), unless ``forget_evicted`` drops those too.
@@ -269,7 +276,7 @@ class NearDuplicateIndex:
         self._core = _core.Core(threshold=threshold, bands=BANDS, rows=ROWS, num_perm=NUM_PERM,
                                 width=SHINGLE_BYTES, df_bits=_DF_BITS, common_df=COMMON_DF,
                                 min_contained=MIN_CONTAINED, rare_refresh=RARE_REFRESH,
-                                df_half_life=DF_HALF_LIFE)
+                                df_half_life=DF_HALF_LIFE, seed=_SEED)
         # doc id -> (metadata without text, reference time), in arrival order (eviction)
         self._live: OrderedDict[str, tuple[DedupDoc, datetime | None]] = OrderedDict()
         self._group_id: dict[str, int] = {}  # doc id -> group number (docs in a group only)
@@ -300,10 +307,8 @@ class NearDuplicateIndex:
     def _prepare(self, texts: Sequence[str]) -> _core.Batch:
         # Template shingles would make every copy from one aggregator an LSH candidate of
         # every other: the MinHash input is the rare shingles (document frequency now), unless
-        # fewer than MIN_CONTAINED are left.
-        batch = self._core.prepare(texts)
-        _signatures(batch)
-        return batch
+        # fewer than MIN_CONTAINED are left. Signatures and band keys are computed in C too.
+        return self._core.prepare(texts)
 
     def query(self, doc: DedupDoc) -> list[tuple[str, float]]:
         """Live near-duplicates of ``doc`` (not added), most similar first."""
@@ -316,12 +321,20 @@ class NearDuplicateIndex:
         return self._add_prepared(doc, self._prepare((doc.text,)), 0)
 
     def add_many(self, docs: Sequence[DedupDoc]) -> list[str | None]:
-        """``add`` for a batch: one MinHash call for all of them (faster). Same results as
-        ``add`` one by one, except that template shingles learnt inside the batch only count
-        from the next batch on (for the MinHash input; verification sees them at once)."""
+        """``add`` for a batch: one C call to hash them all and, without ``max_docs`` or
+        ``window`` (nothing to evict between two adds), one to add them all (faster). Same
+        results as ``add`` one by one."""
         if not docs:
             return []
         batch = self._prepare([d.text for d in docs])
+        if self.max_docs is None and self.window is None:  # nothing evicted between two adds
+            ids = [d.id for d in docs]
+            live, grouped = self._live, self._group_id
+            if len(set(ids)) == len(ids) and not any(i in live or i in grouped for i in ids):
+                # one C call for the whole batch (same results as doc by doc)
+                record = self._record
+                return [record(d, m) for d, m in zip(docs, self._core.add_batch(batch, ids),
+                                                       strict=True)]
         add = self._add_prepared
         return [add(d, batch, i) for i, d in enumerate(docs)]
 
@@ -331,7 +344,11 @@ class NearDuplicateIndex:
             raise ValueError(f"duplicate id {doc_id!r}")
         # C: candidates from the LSH buckets, verified; document frequencies counted (a copy
         # only counts what it does not share with its best match); the doc indexed.
-        matches = self._core.add(batch, i, doc_id)
+        return self._record(doc, self._core.add(batch, i, doc_id))
+
+    def _record(self, doc: DedupDoc, matches: list[tuple[str, float]] | None) -> str | None:
+        """The Python side of an add: metadata, groups and originals, eviction."""
+        doc_id = doc.id
         meta = _without_text(doc)
         ref = doc.published
         if ref is not None:
