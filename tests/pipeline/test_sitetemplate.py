@@ -117,6 +117,28 @@ def test_recurring_runs_in_an_old_layout_cell_go() -> None:
     assert all(_sentence(rng) in text for _ in range(5))
 
 
+def test_recurring_lines_of_a_cell_without_blocks_go() -> None:
+    # the whole article in one cell of <br>-separated lines, the site's lines around it
+    def page(i: int) -> str:
+        rng = random.Random(i)
+        paras = "<br><br>".join(_sentence(rng) for _ in range(5))
+        return (f"<html><body><table><tr><td>Book Review<br><b><a href='/b'>A Basketball "
+                f"Miracle</a></b><hr>Story {i} by our staff<br><br>{paras}<br><br>"
+                f"<a href='/n'>News Headlines</a> | <a href='/m'>More From The Bugle</a>"
+                f"</td></tr></table></body></html>")
+
+    template = SiteTemplate()
+    for i in range(6):
+        template.learn(page_blocks(page(i)))
+    html = page(50)
+    single = extract(html).text
+    text = extract(html, site=template).text
+    assert "More From The Bugle" in single
+    assert "More From The Bugle" not in text and "Basketball Miracle" not in text
+    rng = random.Random(50)
+    assert all(_sentence(rng) in text for _ in range(5))
+
+
 def test_recurring_links_in_the_article_cell_go_even_where_the_cell_holds_much_text() -> None:
     # forbes.com 2005: "Also in Lifestyle" teaser links between <hr>s in the article's own cell;
     # the cell holds hundreds of article runs, so the share rule for short text keeps them
