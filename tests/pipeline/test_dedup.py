@@ -346,7 +346,8 @@ def test_normalise_blocks_of_16_match_the_reference_on_random_texts() -> None:
     # of each internal width (1, 2 and 4 bytes per character).
     rng = random.Random(5)
     pool = list("abcXYZ09.,'-") + [" "] * 6 + ["  ", "\t", "\n\n", "\0", "\x1c", "\x7f", "@[`{"]
-    wide = {1: ["", "é", "\xa0", "Ä"], 2: ["Σ", "İ", "東", "’", "\u2028", "K"],
+    wide = {1: ["", "é", "\xa0", "Ä"], 2: ["Σ", "İ", "東", "’", "\u2028", "K", "\uff21",
+                                           "\ufffd", "ā", "\u0100"],
             4: ["😀", "𝐀", "\U0001e900"]}
     for width, extra in wide.items():
         for _ in range(400):
@@ -393,6 +394,12 @@ def test_exact_set_and_similarity_equal_numpy() -> None:
         assert dd._exact_set(h).tolist() == np.unique(h).tolist()
         h = np.concatenate((h, rng.integers(0, 1 << 32, size=n, dtype=np.uint64)))
         assert dd._exact_set(h.astype(np.uint32)).tolist() == np.unique(h).tolist()
+    for top in (1 << 8, 1 << 12, 1 << 16):  # values sharing their top 16 bits, repeats
+        for n in (64, 500, 3000, 20000):
+            h = (rng.integers(0, top, size=n, dtype=np.uint64) << 16) | rng.integers(
+                0, 1 << 4, size=n, dtype=np.uint64)
+            h = rng.permutation(np.concatenate((h, h[: n // 4]))).astype(np.uint32)
+            assert dd._exact_set(h).tolist() == np.unique(h).tolist()
     for na, nb, common in [(0, 5, 0), (10, 10, 10), (30, 300, 25), (700, 650, 500), (5, 9, 3)]:
         pool = np.unique(rng.integers(0, 1 << 32, size=2 * (na + nb), dtype=np.uint64))
         pool = rng.permutation(pool.astype(np.uint32))

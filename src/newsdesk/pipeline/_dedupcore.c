@@ -7,22 +7,27 @@
  *   whitespace (" \t\n\r\v\f") collapsed to one space. Characters whose lower-casing depends on
  *   context or expands (U+0130, U+03A3), lone surrogates (encode raises UnicodeEncodeError)
  *   and str subclasses take the slow path: the same Python method calls as before. Blocks of
- *   16 printable-ASCII characters without a run of spaces are lower-cased with SSE2 at once.
+ *   16 printable-ASCII characters without a run of spaces are lower-cased with SSE2 at once;
+ *   in other blocks, the characters before the first one that breaks that rule are too.
  * - shingles: a 32-bit hash of the WIDTH bytes starting at each word start (each character
  *   start when the text has fewer than one space per 20 bytes: CJK, Thai), zeros past the end.
  *   Word starts come from SSE2 space masks, 32 bytes at a time.
- * - Core.prepare: per-doc sorted unique shingle sets (3-pass radix sort on the top 24 bits, an
- *   order check fused with the unique pass), one block per doc: [band keys][set][rare subset].
+ * - Core.prepare: per-doc sorted unique shingle sets (2-pass radix sort on the top 16 bits, its
+ *   histograms counted while hashing, an insertion fix-up fused with the unique pass), one block
+ *   per doc: [band keys][set][rare subset].
  * - Core.add: the rare subset (DF table now; a 64 kB filter of the 2 MB "common" mirror answers
  *   most tests from L2), one-permutation MinHash of it with densification (one multiply per
  *   shingle; replaced rensa's 128-permutation R-MinHash, same LSH behaviour: see dedup.py),
  *   band keys, candidates from the LSH buckets (open addressing, 4 docs in place per bucket),
  *   exact verification by 8 x 8 / 4 x 4 SSE2 merge-intersection, DF counting, indexing.
  *
- * Profile of Core.prepare + Core.add_batch on bench/dedup.py (perf, share of samples, after
- * this round): add_doc (DF counting: 16 MB table, misses) ~10 %, sign_doc (rarity tests +
- * MinHash) ~9 %, sort ~9 %, similarity ~8 %, find_matches (bucket and doc-record misses) ~7 %,
- * normalise ~7 %, shingle ~6 %, malloc/free ~6 %, numpy's idle BLAS threads ~3 %.
+ * Profile of Core.prepare + Core.add_batch on the bench/dedup.py docs (perf, share of samples,
+ * after this round): sign_doc + minhash (rarity tests + MinHash) ~15 %, add_doc (DF counting:
+ * 16 MB table, misses) ~10 %, similarity ~10 %, shingle ~9 %, find_matches (bucket and
+ * doc-record misses) ~8 %, normalise ~7 %, sort ~6 %, malloc/free ~5 %, page faults ~1.5 %.
+ * This round: sort 2 passes instead of 3 (-28 % of its instructions), normalise's SIMD blocks
+ * no longer fall back whole to the scalar loop at each non-ASCII character (-23 %), DF_AHEAD 24
+ * -> 128, big tables straight from mmap (no memset over fresh zero pages).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -90,21 +95,44 @@ static int buf_reserve(Buf *b, size_t need) {
 
 /* Zeroed memory for the large, randomly accessed tables (document frequencies, LSH buckets):
  * on 2 MB pages where the kernel offers them, since nearly every lookup is a TLB miss on 4 kB
- * pages. Freed with free(). */
+ * pages. Fresh anonymous pages are zero already: no memset (which cost a second pass over the
+ * 16 MB DF table and each grown bucket table). Freed with big_free(p, n, size). */
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+#define BIG_HUGE ((size_t)1 << 21)
+#define BIG_MMAP(bytes) ((bytes) >= 2 * BIG_HUGE)
+#endif
+
 static void *big_calloc(size_t n, size_t size) {
     size_t bytes = n * size;
     if (size && bytes / size != n) return NULL;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const size_t huge = (size_t)1 << 21;
-    if (bytes >= 2 * huge) {
-        void *p = NULL;
-        if (posix_memalign(&p, huge, bytes) != 0) return NULL;
-        madvise(p, bytes, MADV_HUGEPAGE); /* advisory: failure only costs speed */
-        memset(p, 0, bytes);
+#ifdef BIG_HUGE
+    if (BIG_MMAP(bytes)) {
+        size_t len = (bytes + BIG_HUGE - 1) & ~(BIG_HUGE - 1);
+        if (len < bytes || len + BIG_HUGE < len) return NULL;
+        uint8_t *raw = mmap(NULL, len + BIG_HUGE, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (raw == MAP_FAILED) return NULL;
+        uint8_t *p = (uint8_t *)(((uintptr_t)raw + BIG_HUGE - 1) & ~(uintptr_t)(BIG_HUGE - 1));
+        size_t head = (size_t)(p - raw);
+        if (head) munmap(raw, head);
+        if (BIG_HUGE - head) munmap(p + len, BIG_HUGE - head);
+        madvise(p, len, MADV_HUGEPAGE); /* advisory: failure only costs speed */
         return p;
     }
 #endif
     return calloc(n, size);
+}
+
+static void big_free(void *p, size_t n, size_t size) {
+    if (!p) return;
+#ifdef BIG_HUGE
+    size_t bytes = n * size;
+    if (BIG_MMAP(bytes)) {
+        munmap(p, (bytes + BIG_HUGE - 1) & ~(BIG_HUGE - 1));
+        return;
+    }
+#endif
+    free(p);
 }
 
 /* -- normalisation ----------------------------------------------------------------------- */
@@ -207,7 +235,9 @@ static int normalise(PyObject *text, Buf *out) {
     /* ASCII: one table lookup and a branch-free collapse (a whitespace byte is written, and
      * kept only when the byte before was not whitespace). With SSE2, 16 characters at once
      * when they are all printable ASCII or single spaces (most of a text): lower-cased and
-     * stored as they are; any other block of 16 goes through the loop character by character. */
+     * stored as they are; in any other block of 16, the characters before the first one that
+     * is not (non-ASCII, control, a space after whitespace) are stored the same way, that one
+     * goes through the loop alone, and the next block starts after it. */
 #define NORMALISE_LOOP(T, LOAD16)                                           \
     do {                                                                    \
         const T *s = (const T *)data;                                       \
@@ -215,8 +245,9 @@ static int normalise(PyObject *text, Buf *out) {
         while (i < hi) {                                                    \
             Py_ssize_t end = hi;                                            \
             if (SIMD_NORMALISE && hi - i >= 16) {                           \
-                if (LOAD16) BLOCK16(i)                                      \
-                end = i + 16;                                               \
+                LOAD16;                                                     \
+                BLOCK16(i)                                                  \
+                end = i + 1;                                                \
             }                                                               \
             for (; i < end; i++) {                                          \
                 Py_UCS4 c = s[i];                                           \
@@ -258,49 +289,49 @@ static int normalise(PyObject *text, Buf *out) {
     const __m128i v_a = _mm_set1_epi8('A' - 1), v_z = _mm_set1_epi8('Z' + 1);
     const __m128i v_case = _mm_set1_epi8(0x20), v_zero = _mm_setzero_si128();
     __m128i v = v_zero;
-    /* v: 16 ASCII bytes. Stored lower-cased when none is a control character (NUL, \t, \n...)
-     * and no space follows whitespace (the collapse would drop it). */
+    /* v: 16 characters as bytes, each non-ASCII one as a byte >= 0x80 or 0 (see the loads):
+     * below 0x20 as signed bytes, like the control characters (NUL, \t, \n...). All 16 are
+     * stored lower-cased; j advances over those before the first one that is a control or
+     * non-ASCII character or a space after whitespace (the collapse would drop it). */
 #define BLOCK16(I)                                                                      \
     {                                                                                   \
         unsigned sp = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, v_space));          \
-        if (!_mm_movemask_epi8(_mm_cmplt_epi8(v, v_ctl)) &&                             \
-            !(sp & ((sp << 1) | (unsigned)prev_ws))) {                                  \
-            __m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, v_a), _mm_cmplt_epi8(v, v_z)); \
-            _mm_storeu_si128((__m128i *)(w + j), _mm_add_epi8(v, _mm_and_si128(up, v_case))); \
+        unsigned bad = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, v_ctl)) |          \
+                       (sp & ((sp << 1) | (unsigned)prev_ws));                          \
+        __m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, v_a), _mm_cmplt_epi8(v, v_z));     \
+        _mm_storeu_si128((__m128i *)(w + j), _mm_add_epi8(v, _mm_and_si128(up, v_case))); \
+        if (!bad) {                                                                     \
             j += 16;                                                                    \
             prev_ws = (int)(sp >> 15);                                                  \
             i = (I) + 16;                                                               \
             continue; /* the next block */                                              \
         }                                                                               \
+        unsigned good = (unsigned)__builtin_ctz(bad);                                   \
+        if (good) {                                                                     \
+            j += good;                                                                  \
+            prev_ws = (int)((sp >> (good - 1)) & 1);                                    \
+            i = (I) + (Py_ssize_t)good;                                                 \
+        }                                                                               \
     }
-    /* the loads: 16 characters, 1 when all are ASCII (v then holds them as bytes) */
-#define LOAD16_UCS1 (v = _mm_loadu_si128((const __m128i *)(s + i)), !_mm_movemask_epi8(v))
+    /* the loads: 16 characters into v as bytes. Unsigned saturation maps any UCS2 character
+     * >= 0x80 to a byte >= 0x80 (>= 0x8000: negative as int16, to 0); for UCS4, signed
+     * saturation to int16 first keeps every character >= 0x80 at >= 0x80. */
+#define LOAD16_UCS1 (v = _mm_loadu_si128((const __m128i *)(s + i)))
 #define LOAD16_UCS2                                                                       \
-    (v = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i)),                          \
-                      _mm_loadu_si128((const __m128i *)(s + i + 8))),                     \
-     _mm_movemask_epi8(_mm_cmpeq_epi16(_mm_and_si128(v, _mm_set1_epi16((short)0xFF80)),   \
-                                       v_zero)) == 0xFFFF &&                              \
-         (v = _mm_packus_epi16(_mm_loadu_si128((const __m128i *)(s + i)),                 \
-                               _mm_loadu_si128((const __m128i *)(s + i + 8))), 1))
+    (v = _mm_packus_epi16(_mm_loadu_si128((const __m128i *)(s + i)),                      \
+                          _mm_loadu_si128((const __m128i *)(s + i + 8))))
 #define LOAD16_UCS4                                                                       \
-    (v = _mm_or_si128(_mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i)),             \
-                                   _mm_loadu_si128((const __m128i *)(s + i + 4))),        \
-                      _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i + 8)),         \
-                                   _mm_loadu_si128((const __m128i *)(s + i + 12)))),      \
-     _mm_movemask_epi8(_mm_cmpeq_epi32(_mm_and_si128(v, _mm_set1_epi32(~0x7F)), v_zero)) ==  \
-             0xFFFF &&                                                                    \
-         (v = _mm_packus_epi16(                                                           \
-              _mm_packs_epi32(_mm_loadu_si128((const __m128i *)(s + i)),                  \
-                              _mm_loadu_si128((const __m128i *)(s + i + 4))),             \
-              _mm_packs_epi32(_mm_loadu_si128((const __m128i *)(s + i + 8)),              \
-                              _mm_loadu_si128((const __m128i *)(s + i + 12)))),           \
-          1))
+    (v = _mm_packus_epi16(                                                                \
+         _mm_packs_epi32(_mm_loadu_si128((const __m128i *)(s + i)),                       \
+                         _mm_loadu_si128((const __m128i *)(s + i + 4))),                  \
+         _mm_packs_epi32(_mm_loadu_si128((const __m128i *)(s + i + 8)),                   \
+                         _mm_loadu_si128((const __m128i *)(s + i + 12)))))
 #else
 #define SIMD_NORMALISE 0
 #define BLOCK16(I) ((void)0)
-#define LOAD16_UCS1 0
-#define LOAD16_UCS2 0
-#define LOAD16_UCS4 0
+#define LOAD16_UCS1 ((void)0)
+#define LOAD16_UCS2 ((void)0)
+#define LOAD16_UCS4 ((void)0)
 #endif
 
     if (kind == PyUnicode_1BYTE_KIND) {
@@ -349,8 +380,11 @@ static inline uint32_t shingle_hash(const uint8_t *q, int width) {
 }
 
 /* Hashes of the anchored shingles of b[0..n) (zero-padded), in text order. out holds n + 1;
- * it first receives the start offsets (gathered without branches), then their hashes. */
-static size_t shingle(const uint8_t *b, size_t n, int width, uint32_t *out) {
+ * it first receives the start offsets (gathered without branches), then their hashes. With
+ * hist (2 x 256 counters, zeroed here), the histograms of hash bits 16..23 and 24..31 that
+ * sort_unique_hist needs are counted on the way. */
+static size_t shingle(const uint8_t *b, size_t n, int width, uint32_t *out, uint32_t *hist) {
+    if (hist) memset(hist, 0, 2 * 256 * sizeof *hist);
     if (!n) return 0;
     size_t k = 1, p = 0;
     out[0] = 0;
@@ -389,7 +423,18 @@ static size_t shingle(const uint8_t *b, size_t n, int width, uint32_t *out) {
             k += (b[p] & 0xC0) != 0x80;
         }
     }
-    if (width == 16) {
+#define HASH_COUNTED(W)                                                                    \
+    for (size_t q = 0; q < k; q++) {                                                       \
+        uint32_t h = shingle_hash(b + out[q], W);                                          \
+        out[q] = h;                                                                        \
+        hist[(h >> 16) & 255]++;                                                           \
+        hist[256 + (h >> 24)]++;                                                           \
+    }
+    if (hist && width == 16) {
+        HASH_COUNTED(16)
+    } else if (hist) {
+        HASH_COUNTED(width)
+    } else if (width == 16) {
         for (size_t q = 0; q < k; q++) out[q] = shingle_hash(b + out[q], 16);
     } else {
         for (size_t q = 0; q < k; q++) out[q] = shingle_hash(b + out[q], width);
@@ -403,25 +448,18 @@ static void radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n);
 static size_t unique_sorted(uint32_t *a, size_t n);
 
 /* The sorted unique values of a[0..n) into a; returns their count (tmp: n more). The values
- * are hashes, spread evenly: three LSD radix passes on the top 24 bits leave only the values
- * that share those out of order (about n^2 / 2^25 pairs: nearly never), so the last pass
- * copies, drops repeats and checks the order at once; when a pair is out of order, an
- * insertion sort finishes. Crafted input (many values sharing their top 24 bits) exhausts the
- * insertion's budget of moves and is sorted again by the four-pass radix sort: O(n) always. */
-static size_t sort_unique_u32(uint32_t *a, uint32_t *tmp, size_t n) {
+ * are hashes, spread evenly: two LSD radix passes on the top 16 bits leave only the values
+ * that share those out of order (about n^2 / 2^18 pairs: a few per doc), so the last pass
+ * drops repeats in place and inserts each value found out of order where it belongs (an
+ * insertion that also drops it when it is already there). Crafted input (many values sharing
+ * their top 16 bits) exhausts the insertion's budget of moves and is sorted again by the
+ * four-pass radix sort: O(n) always. */
+static size_t sort_unique_hist(uint32_t *a, uint32_t *tmp, size_t n, uint32_t cnt[2][256]) {
     if (n < 64) {
         radix_sort_u32(a, tmp, n);
         return unique_sorted(a, n);
     }
-    uint32_t cnt[3][256];
-    memset(cnt, 0, sizeof cnt);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t v = a[i];
-        cnt[0][(v >> 8) & 255]++;
-        cnt[1][(v >> 16) & 255]++;
-        cnt[2][v >> 24]++;
-    }
-    for (int p = 0; p < 3; p++) {
+    for (int p = 0; p < 2; p++) {
         uint32_t sum = 0;
         for (int d = 0; d < 256; d++) {
             uint32_t t = cnt[p][d];
@@ -431,48 +469,54 @@ static size_t sort_unique_u32(uint32_t *a, uint32_t *tmp, size_t n) {
     }
     for (size_t i = 0; i < n; i++) {
         uint32_t v = a[i];
-        tmp[cnt[0][(v >> 8) & 255]++] = v;
+        tmp[cnt[0][(v >> 16) & 255]++] = v;
     }
     for (size_t i = 0; i < n; i++) {
         uint32_t v = tmp[i];
-        a[cnt[1][(v >> 16) & 255]++] = v;
+        a[cnt[1][v >> 24]++] = v;
     }
-    for (size_t i = 0; i < n; i++) {
-        uint32_t v = a[i];
-        tmp[cnt[2][v >> 24]++] = v;
-    }
-    uint32_t prev = tmp[0];
-    size_t k = 1;
-    int unordered = 0;
-    a[0] = prev;
-    for (size_t i = 1; i < n; i++) {
-        uint32_t v = tmp[i];
-        unordered |= v < prev;
-        a[k] = v;
-        k += v != prev;
-        prev = v;
-    }
-    if (!unordered) return k;
-    /* out of place: each value goes after the smaller ones already in a */
+    /* a[0..k) sorted and unique; a[i..n) still to place (k <= i) */
     size_t budget = 8 * n;
-    a[0] = tmp[0];
+    uint32_t prev = a[0];
+    size_t k = 1;
     for (size_t i = 1; i < n; i++) {
-        uint32_t v = tmp[i];
-        size_t j = i;
-        while (j > 0 && a[j - 1] > v) {
-            a[j] = a[j - 1];
-            j--;
+        uint32_t v = a[i];
+        if (__builtin_expect(v >= prev, 1)) {
+            a[k] = v;
+            k += v != prev;
+            prev = v;
+            continue;
         }
-        a[j] = v;
-        size_t moved = i - j;
-        if (moved > budget) { /* crafted: a[0..i] and tmp[i+1..n) are still a permutation */
-            memcpy(a + i + 1, tmp + i + 1, (n - i - 1) * sizeof *a);
-            radix_sort_u32(a, tmp, n);
-            return unique_sorted(a, n);
+        size_t j = k - 1; /* a[j] > v: find the first position whose value is >= v */
+        while (j > 0 && a[j - 1] > v) j--;
+        if (j > 0 && a[j - 1] == v) continue; /* already there */
+        size_t moved = k - j;
+        if (moved > budget) { /* crafted: sort what is left with what is placed */
+            memmove(a + k, a + i, (n - i) * sizeof *a);
+            size_t m = k + (n - i);
+            radix_sort_u32(a, tmp, m);
+            return unique_sorted(a, m);
         }
         budget -= moved;
+        memmove(a + j + 1, a + j, moved * sizeof *a);
+        a[j] = v;
+        k++;
     }
-    return unique_sorted(a, n);
+    return k;
+}
+
+/* The same, counting the histograms itself. */
+static size_t sort_unique_u32(uint32_t *a, uint32_t *tmp, size_t n) {
+    uint32_t cnt[2][256];
+    if (n >= 64) {
+        memset(cnt, 0, sizeof cnt);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t v = a[i];
+            cnt[0][(v >> 16) & 255]++;
+            cnt[1][v >> 24]++;
+        }
+    }
+    return sort_unique_hist(a, tmp, n, cnt);
 }
 
 static void radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n) {
@@ -837,7 +881,7 @@ static int tab_grow(CoreObject *c) {
         while (t[i].n) i = (i + 1) & (cap - 1);
         t[i] = old[k];
     }
-    free(old);
+    big_free(old, old_cap, sizeof *old);
     return 0;
 }
 
@@ -937,7 +981,8 @@ static inline void set_common(CoreObject *c, uint32_t i) {
 #ifndef FILTER_BITS
 #define FILTER_BITS 19
 #endif
-#define DF_AHEAD 24 /* prefetch distance of document-frequency lookups (random, 16 MB) */
+#define DF_AHEAD 128 /* prefetch distance of document-frequency lookups (random, 16 MB; the
+                       * gather loop is short: 24 ahead covered less than a memory latency) */
 
 /* The shingles of sh that are not common now, into out. The mirror is 2 MB: its lines mostly
  * come from the L3 cache, and the loads are independent, so the out-of-order core overlaps
@@ -1253,11 +1298,11 @@ static void Core_dealloc(CoreObject *self) {
     }
     for (size_t i = 0; i < self->tab_cap; i++)
         if (self->tab[i].n > INLINE_SLOTS) free(self->tab[i].u.many);
-    free(self->tab);
+    big_free(self->tab, self->tab_cap, sizeof *self->tab);
     free(self->docs);
     free(self->free_slots);
-    free(self->df);
-    free(self->common);
+    big_free(self->df, (size_t)self->df_mask + 1, 1);
+    big_free(self->common, ((size_t)self->df_mask >> 6) + 1, sizeof *self->common);
     free(self->filter);
     free(self->band_salt);
     free(self->scratch);
@@ -1315,8 +1360,9 @@ static PyObject *Core_prepare(CoreObject *self, PyObject *args, PyObject *kw) {
         /* work: the shingles (nb + 1), then the sort's second buffer (nb + 1) */
         if (buf_reserve(work, (2 * nb + 2) * sizeof(uint32_t)) < 0) goto fail;
         uint32_t *all = (uint32_t *)work->p;
-        size_t k = shingle(text->p, nb, self->width, all);
-        k = sort_unique_u32(all, all + nb + 1, k);
+        uint32_t hist[2][256];
+        size_t k = shingle(text->p, nb, self->width, all, &hist[0][0]);
+        k = sort_unique_hist(all, all + nb + 1, k, hist);
         /* one block per doc: band keys, shingles, room for the rare ones (see add_doc) */
         uint64_t *block = malloc((size_t)self->bands * sizeof *block + (2 * k + 1) * sizeof *all);
         if (!block) {
@@ -1672,7 +1718,7 @@ static PyObject *mod_shingle_batch(PyObject *Py_UNUSED(m), PyObject *args) {
         if (normalise(PySequence_Fast_GET_ITEM(seq, i), &text) < 0) goto fail;
         PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)text.len * 4);
         if (!b) goto fail;
-        size_t k = shingle(text.p, text.len, width, (uint32_t *)PyBytes_AS_STRING(b));
+        size_t k = shingle(text.p, text.len, width, (uint32_t *)PyBytes_AS_STRING(b), NULL);
         if (k != text.len && _PyBytes_Resize(&b, (Py_ssize_t)k * 4) < 0) goto fail;
         PyList_SET_ITEM(out, i, b);
     }

@@ -51,15 +51,17 @@ that moment: ``add_many`` now gives exactly the results of ``add`` one by one.
 
 Speed (``bench/dedup.py``: 5,439 docs of 4,484 chars / 719 words on average, batches of 256,
 CPU time, best of 3, on a shared 2-core x86_64 VM whose neighbours move figures by ±20 % and
-more; µs per doc): ``Core.prepare`` (normalise, shingles, sorted sets) 9.5–12.5, ``add_batch``
-(rarity, MinHash + band keys, candidates, 3.1 verified per doc, counting, indexing) 12.8–13.3.
-Hashing + lookup (the C path from text to an indexed doc with its matches) runs at
-44,000–46,000 docs/s (21.7–22.5 µs; it was 27,000–29,000 with rensa), ``Core.prepare`` alone at
-80,000–105,000, ``NearDuplicateIndex.add_many`` with the Python group and original bookkeeping
-(~12 µs, mostly ``_join`` / ``choose_original``) at 25,000–30,000 docs/s, streaming ``add`` at
-17,000–20,000; the numpy version took 217–227 µs per doc. Where the C time goes (perf): DF
-counting in the 16 MB table (cache misses) ~10 %, rarity tests + MinHash ~9 %, sorting ~9 %,
-merge-intersections ~8 %, LSH buckets ~7 %, normalising ~7 %, hashing ~6 %, malloc ~6 %.
+more; µs per doc, figures of quiet runs): ``Core.prepare`` (normalise, shingles, sorted sets)
+8.1–8.3 (9.4–9.6 before the last round), ``add_batch`` (rarity, MinHash + band keys, candidates,
+3.1 verified per doc, counting, indexing) 12.9–13.2. Hashing + lookup (the C path from text to an
+indexed doc with its matches) runs at 47,500–48,100 docs/s (20.8–21.0 µs; 44,500–44,800 docs/s,
+22.3–22.5 µs, before the last round in the same runs; 27,000–29,000 with rensa), ``Core.prepare``
+alone at 120,000–123,000, ``NearDuplicateIndex.add_many`` with the Python group and original
+bookkeeping (~11 µs, mostly ``_join`` / ``choose_original``) at 30,000–31,600 docs/s, streaming
+``add`` at 17,000–22,000; the numpy version took 217–227 µs per doc. Where the C time goes
+(perf): rarity tests + MinHash ~15 %, DF counting in the 16 MB table (cache misses) ~10 %,
+merge-intersections ~10 %, hashing ~9 %, LSH buckets ~8 %, normalising ~7 %, sorting ~6 %,
+malloc/free ~5 %.
 
 Measurements behind the constants (``bench/dedup.py --sweep``: 777 real base texts, 6 copies
 each; negatives are all 301k pairs of different base texts, of which 1,379 share a BASIL story or
