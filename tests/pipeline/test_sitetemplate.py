@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -96,45 +97,37 @@ def test_seed_case_pages_of_one_site_come_out_clean() -> None:
     assert learnt.blocks is not None and len(learnt.blocks) > 0
 
 
-def test_recurring_runs_in_an_old_layout_cell_go() -> None:
-    # 2005-style layout: the article and the site's link rows share one table cell
+def _old_layout_cell(before: str, after: str) -> Callable[[int], str]:
+    """2005-style page: the article's <br>-separated paragraphs and the site's lines share one
+    table cell."""
     def page(i: int) -> str:
         rng = random.Random(i)
         paras = "<br><br>".join(_sentence(rng) for _ in range(5))
-        return (f"<html><body><table><tr><td>Subscriptions &gt; <a href='/s'>Free Trial</a>"
-                f"<br><h1>Story {i}</h1>{paras}<br><br><a href='/n'>News Headlines</a> | "
-                f"<a href='/m'>More From The Bugle</a> | <a href='/r'>Special Reports</a>"
-                f"<br></td></tr></table></body></html>")
+        return (f"<html><body><table><tr><td>{before.format(i=i)}{paras}<br><br>{after}"
+                f"</td></tr></table></body></html>")
+    return page
 
+
+@pytest.mark.parametrize(("before", "after", "site_lines"), [
+    # the cell holds a block (the headline) besides its runs
+    ("Subscriptions &gt; <a href='/s'>Free Trial</a><br><h1>Story {i}</h1>",
+     "<a href='/n'>News Headlines</a> | <a href='/m'>More From The Bugle</a> | "
+     "<a href='/r'>Special Reports</a><br>", ["Subscriptions", "More From The Bugle"]),
+    # the cell holds no block at all: its <br>/<hr>-separated lines are the blocks
+    ("Book Review<br><b><a href='/b'>A Basketball Miracle</a></b><hr>Story {i} by our staff"
+     "<br><br>", "<a href='/n'>News Headlines</a> | <a href='/m'>More From The Bugle</a>",
+     ["Basketball Miracle", "More From The Bugle"]),
+])
+def test_recurring_lines_in_an_old_layout_cell_go(before: str, after: str,
+                                                  site_lines: list[str]) -> None:
+    page = _old_layout_cell(before, after)
     template = SiteTemplate()
     for i in range(6):
         template.learn(page_blocks(page(i)))
     single = extract(page(50)).text
     text = extract(page(50), site=template).text
-    assert "Subscriptions" in single and "More From The Bugle" in single
-    assert "Subscriptions" not in text and "More From The Bugle" not in text
-    rng = random.Random(50)
-    assert all(_sentence(rng) in text for _ in range(5))
-
-
-def test_recurring_lines_of_a_cell_without_blocks_go() -> None:
-    # the whole article in one cell of <br>-separated lines, the site's lines around it
-    def page(i: int) -> str:
-        rng = random.Random(i)
-        paras = "<br><br>".join(_sentence(rng) for _ in range(5))
-        return (f"<html><body><table><tr><td>Book Review<br><b><a href='/b'>A Basketball "
-                f"Miracle</a></b><hr>Story {i} by our staff<br><br>{paras}<br><br>"
-                f"<a href='/n'>News Headlines</a> | <a href='/m'>More From The Bugle</a>"
-                f"</td></tr></table></body></html>")
-
-    template = SiteTemplate()
-    for i in range(6):
-        template.learn(page_blocks(page(i)))
-    html = page(50)
-    single = extract(html).text
-    text = extract(html, site=template).text
-    assert "More From The Bugle" in single
-    assert "More From The Bugle" not in text and "Basketball Miracle" not in text
+    assert all(line in single for line in site_lines)
+    assert not [line for line in site_lines if line in text]
     rng = random.Random(50)
     assert all(_sentence(rng) in text for _ in range(5))
 
