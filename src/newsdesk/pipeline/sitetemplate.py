@@ -4,8 +4,8 @@ A single-page extractor cannot tell an ad marker, a syndication disclaimer, an a
 calendar or a pagination row from the article: each looks like a short paragraph. Across many
 pages of one site they give themselves away by recurring. A page is fingerprinted as its *leaf
 blocks* (block elements with no block inside, and the inline runs between the blocks, <br>s
-and <hr>s of an element): each block's key is its DOM path (tags, ids and classes of its block ancestors,
-digits folded) together with its whitespace- and digit-folded text.
+and <hr>s of an element): each block's key is its DOM path (tags, ids and classes of its block
+ancestors, digits folded) together with its whitespace- and digit-folded text.
 A :class:`SiteTemplate` counts on how many of the site's pages each key occurs, and removes from
 a new page the blocks that are the site's template:
 
