@@ -249,8 +249,8 @@ def test_googlenews_ts_dev_quality() -> None:
 
 @pytest.mark.parametrize("long", [False, True])
 def test_vocabulary_decay_vectorises_with_the_decayed_statistics(long: bool) -> None:
-    # Both vectorising paths (short texts by loops, long ones by C-level maps) must weight the
-    # article that triggered a decay with the halved counts, as every later article is.
+    # A short and a long article that trigger a decay are weighted with the halved counts, as
+    # every later article is.
     import math
 
     c = StoryClusterer()
@@ -258,7 +258,7 @@ def test_vocabulary_decay_vectorises_with_the_decayed_statistics(long: bool) -> 
         c.add(StoryDoc(f"o{i}", t, x))
     text = " ".join(x for _, x in [*OTHER_NEWS, *DELIA]) if long else DELIA[1][1]
     tf = features("", text)
-    assert (len(tf) > 32) == long
+    assert (len(tf) > 32) == long  # a headline-sized and an article-sized vocabulary
     c.max_vocab = len(c._df) + len(set(tf) - set(c._df)) - 1  # this article tips it over
     before = c._n
     vec, _ = c._vectorise(tf)

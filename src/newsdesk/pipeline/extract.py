@@ -344,19 +344,19 @@ _MAX_IMAGES_SEEN = 300  # images looked at on one page (galleries, hostile pages
 
 def _images_before_blocks(
     tree: HtmlElement, url: str | None
-) -> list[tuple[_Element, str, _Element]]:
-    """(image, absolute src, the p/h2/h3/li that follows it in the page) per candidate image.
+) -> list[tuple[_Element, list[tuple[_Element, str]]]]:
+    """(a p/h2/h3/li, the candidate images just before it in the page with their absolute src).
 
     One pass in document order: the first such element after an image in pre-order is its
     XPath ``following::`` one (ancestors come before it). An XPath query per image scanned the
     rest of the page each time: 4 % of extraction time."""
-    out: list[tuple[_Element, str, _Element]] = []
+    out: list[tuple[_Element, list[tuple[_Element, str]]]] = []
     pending: list[tuple[_Element, str]] = []
     seen = 0
     for el in tree.iter("img", *_IMAGE_NEXT_TAGS):
         if el.tag != "img":
             if pending:
-                out.extend((img, src, el) for img, src in pending)
+                out.append((el, pending))
                 pending = []
             continue
         seen += 1
@@ -375,27 +375,24 @@ def _images_before_blocks(
 def _with_images(blocks: list[str], tree: HtmlElement, url: str | None) -> list[str]:
     if not blocks:
         return blocks
-    pairs = _images_before_blocks(tree, url)
-    if not pairs:
+    groups = _images_before_blocks(tree, url)
+    if not groups:
         return blocks
     starts: dict[str, int] = {}
     for i, block in enumerate(blocks):
         if not block.startswith(("|", "#", "```", "![")):
             starts.setdefault(_fold(block[:160])[:50], i)
     before: dict[int, list[str]] = {}
-    keys: dict[int, str] = {}
-    for img, src, following in pairs:
-        if len(before) >= _MAX_IMAGES:
-            break
-        key = keys.get(id(following))
-        if key is None:
-            key = _fold(" ".join(following.text_content()[:400].split())[:160])[:50]
-            keys[id(following)] = key
+    for following, images in groups:
+        key = _fold(" ".join(following.text_content()[:400].split())[:160])[:50]
         if len(key) < 20 or key not in starts:
             continue
-        rendered = _image(src, img.get("alt") or "")
-        if rendered not in before.get(starts[key], []):
-            before.setdefault(starts[key], []).append(rendered)
+        for img, src in images:
+            if len(before) >= _MAX_IMAGES:
+                break
+            rendered = _image(src, img.get("alt") or "")
+            if rendered not in before.get(starts[key], []):
+                before.setdefault(starts[key], []).append(rendered)
     if not before:
         return blocks
     out: list[str] = []

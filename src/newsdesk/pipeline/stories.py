@@ -12,7 +12,8 @@ the stories formed since, and merge into one they now match; merges are announce
 
 Bench (``bench/stories.py``, development halves, one set of constants): B-cubed F1
 googlenews_TS 0.960, googlenews_T 0.809, mstream News-T 0.823, BASIL 0.990; BASIL (full texts,
-the slowest per article) ~2,900 docs/s of CPU, googlenews_TS ~4,000-5,000.
+the slowest per article) 1,800-3,300 docs/s of CPU depending on the machine's load (~2,900
+quiet), googlenews_TS 2,900-5,700.
 
 Streaming costs: candidate stories come from an inverted index over each *active* story's top
 centroid terms, so the work per article depends on the active stories sharing its terms, never
@@ -416,11 +417,10 @@ class StoryClusterer:
 
     def _vectorise(self, tf: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
         """(unit TF-IDF vector, the same without IDF) of the top ``doc_terms`` terms."""
-        if len(tf) <= 32:
-            return self._vectorise_short(tf)
-        # map/zip over a long article's few hundred terms run in C: the per-term Python loop
-        # (still used for short texts, where setting up the maps costs more: 14 vs 10 us per
-        # googlenews title) was a third of the cost of a long article.
+        # map/zip over a long article's few hundred terms run in C: a per-term Python loop was
+        # a third of the cost of a long article. (A loop for short texts beside it saved ~4 us
+        # a googlenews title, ~5 % of its clustering cost and within the noise of alternating
+        # bench runs: not worth a second copy of this computation.)
         df, logdf, log = self._df, self._logdf, math.log
         terms = list(tf)
         counts = list(map(add, map(df.get, terms, repeat(0.0)), repeat(1.0)))
@@ -445,28 +445,6 @@ class StoryClusterer:
         norm = math.sqrt(sum(w * w for _, w, _ in items)) or 1.0
         vec = {term: w / norm for term, w, _ in items if w > 0}
         raw = {term: w / norm / i for term, w, i in items if w > 0}
-        return vec, raw
-
-    def _vectorise_short(self, tf: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
-        """:meth:`_vectorise` of up to 32 terms, by plain loops: the same numbers, in the same
-        order."""
-        df, logdf, log = self._df, self._logdf, math.log
-        for term in tf:
-            df[term] = v = df.get(term, 0.0) + 1.0
-            logdf[term] = log(v)
-        self._n += 1.0
-        self._logn = logn = log(self._n + 1.0 + IDF_PRIOR)
-        if len(df) > self.max_vocab:
-            self._decay()
-            logn, logdf = self._logn, self._logdf
-        idf = {term: logn - logdf.get(term, 0.0) for term in tf}
-        weights = {term: ((1.0 + log(c)) if c >= 1.0 else c) * idf[term] for term, c in tf.items()}
-        if len(weights) > self.doc_terms:
-            weights = dict(sorted(weights.items(), key=itemgetter(1), reverse=True)
-                           [: self.doc_terms])
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        vec = {term: w / norm for term, w in weights.items() if w > 0}
-        raw = {term: w / idf[term] for term, w in vec.items()}
         return vec, raw
 
     def _norm(self, s: _Story) -> float:
