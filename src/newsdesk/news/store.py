@@ -246,7 +246,7 @@ def store_pages(pages: list[Page]) -> list[Stored]:
         blocked = tombstoned_filter(
             u for pr in prepared for u in (pr.canonical, pr.page.page_url, pr.page.final_url))
         keys = [k for pr in prepared for k in pr.keys]
-        known = {k for chunk in _chunks(keys) for k in Article.objects.filter(
+        known = {k for chunk in chunks(keys) for k in Article.objects.filter(
             canonical_url__in=chunk).values_list("canonical_url", flat=True)}
         fast: list[int] = []
         for i, pr in enumerate(prepared):
@@ -262,7 +262,7 @@ def store_pages(pages: list[Page]) -> list[Stored]:
         # Queue rows of the pages done so far (stored or tombstoned) leave together.
         done = [pr.page.queued_id for pr, o in zip(prepared, out, strict=True)
                 if o is not None and pr.page.queued_id is not None]
-        for chunk in _chunks(done):
+        for chunk in chunks(done):
             QueuedPage.objects.filter(pk__in=chunk).delete()
         for i, pr in enumerate(prepared):
             if out[i] is None:
@@ -270,7 +270,7 @@ def store_pages(pages: list[Page]) -> list[Stored]:
     return [o for o in out if o is not None]
 
 
-def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
+def chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
@@ -309,7 +309,12 @@ def _create_new(prepared: list[_Prepared], now: datetime) -> list[Stored]:
     return [Stored(NEW, a.pk) for a in articles]
 
 
-def log_fetch(
+def log_fetch(kind: str, url: str, **fields: Any) -> None:
+    """Record one fetch (the fields of `fetch_log`)."""
+    fetch_log(kind, url, **fields).save()
+
+
+def fetch_log(
     kind: str,
     url: str,
     *,
@@ -320,8 +325,9 @@ def log_fetch(
     message: str = "",
     elapsed: float = 0.0,
     size: int = 0,
-) -> None:
-    FetchLog.objects.create(
+) -> FetchLog:
+    """An unsaved fetch log row (for bulk_create); `log_fetch` saves one."""
+    return FetchLog(
         source=source,
         kind=kind,
         url=url[:2048],

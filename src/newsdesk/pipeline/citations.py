@@ -353,6 +353,13 @@ def _compile_known(names: tuple[str, ...]) -> _Known:
     return _Known(regex, by_key)
 
 
+@lru_cache(maxsize=32)
+def _known_with_seed(known: tuple[str, ...]) -> _Known:
+    # Cached on the caller's tuple: merging ~1,300 names with the seed list on every call cost
+    # a third of the time of a short text's scan.
+    return _compile_known(tuple(dict.fromkeys([*known, *OUTLETS])))
+
+
 def _lookup(known: _Known, text: str) -> str | None:
     key = normalise(text)
     if key in known.by_key:
@@ -554,7 +561,7 @@ def find_citations(text: str, language: str | None = None,
     """
     if not text:
         return []
-    known_t = _compile_known(tuple(dict.fromkeys([*known, *OUTLETS])))
+    known_t = _known_with_seed(known if isinstance(known, tuple) else tuple(known))
     out: dict[str, Citation] = {}
     for m, idx in _cue_matches(text):
         if idx < 0:

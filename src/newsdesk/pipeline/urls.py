@@ -131,7 +131,8 @@ def _normalize_escapes(part: str) -> str:
 
 
 def _remove_dot_segments(path: str) -> str:
-    if "." not in path:
+    # a dot segment starts the path or follows a slash ("/a.html" has none)
+    if "/." not in path and not path.startswith("."):
         return path
     out: list[str] = []
     segments = path.split("/")

@@ -73,8 +73,11 @@ def tombstoned_filter(urls: Iterable[str]) -> set[str]:
     """The given URLs (as given) that must not be ingested: their canonical form (any scheme/www
     variant) has a tombstone, or their registrable domain is tombstoned whole.
 
-    Two queries per 500 distinct URLs (a feed's worth is one round).
+    Two queries per 500 distinct URLs (a feed's worth is one round); one when there is no
+    tombstone at all (the common case: deriving each URL's variants costs more than the query).
     """
+    if not Tombstone.objects.exists():
+        return set()
     by_hash: dict[str, list[str]] = defaultdict(list)
     by_domain: dict[str, list[str]] = defaultdict(list)
     for u in dict.fromkeys(u for u in urls if u):
