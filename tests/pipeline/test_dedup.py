@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -437,6 +440,50 @@ def test_minhash_slots_agree_with_probability_jaccard() -> None:
     assert dd._core.minhash(a, 128, 1) == dd._core.minhash(a, 128, 1) != dd._core.minhash(a, 128, 2)
     assert dd._core.minhash(a[:1], 128, 1) == dd._core.minhash(a[:1], 128, 1)
     assert set(np.frombuffer(dd._core.minhash(a[:0], 128, 1), dtype=np.uint32)) == {2**32 - 1}
+
+
+# Run in a fresh interpreter: the C core picks its merge loops (AVX2 or SSE2) at import.
+_SIMD_SCRIPT = """
+import hashlib, random
+import numpy as np
+from newsdesk.pipeline import dedup as dd
+print(dd._core.simd)
+rng = np.random.default_rng(5)
+sims = []
+for na, nb, common in [(7, 9, 5), (30, 300, 25), (700, 650, 500), (1000, 1000, 990), (64, 64, 1)]:
+    pool = rng.permutation(np.unique(rng.integers(0, 1 << 32, size=3 * (na + nb),
+                                                  dtype=np.uint64)).astype(np.uint32))
+    a = np.sort(np.concatenate((pool[:common], pool[common:na])))
+    b = np.sort(np.concatenate((pool[:common], pool[na:na + nb - common])))
+    sims += [dd.similarity(a, b), dd.similarity(b[: nb // 2], a)]
+print(sims)
+r = random.Random(2)
+words = [f"w{i}" for i in range(400)]
+docs = []
+for base in range(40):
+    text = [r.choice(words) for _ in range(r.randrange(30, 900))]
+    docs.append(dd.DedupDoc(f"b{base}", "", " ".join(text)))
+    for k in range(4):  # copies with edits: DF counts what they do not share with the best
+        t = [w if r.random() > 0.08 else r.choice(words) for w in text]
+        docs.append(dd.DedupDoc(f"b{base}c{k}", "", " ".join(t[r.randrange(5):])))
+r.shuffle(docs)
+index = dd.NearDuplicateIndex()
+print(index.add_many(docs[:77]) + index.add_many(docs[77:]), index.candidates_checked)
+print(hashlib.sha1(bytes(index._core.df)).hexdigest())
+"""
+
+
+def test_avx2_and_sse2_merge_loops_agree() -> None:
+    # Where the CPU has AVX2, the intersections and differences use it; NEWSDESK_DEDUP_SIMD=sse2
+    # keeps the SSE2 loops every x86_64 has. Same similarities, matches and DF counts.
+    outs = []
+    for simd in ("", "sse2"):
+        env = {**os.environ, "NEWSDESK_DEDUP_SIMD": simd}
+        run = subprocess.run([sys.executable, "-c", _SIMD_SCRIPT], env=env, capture_output=True,
+                             text=True, check=True)
+        outs.append(run.stdout.split("\n", 1))
+    assert outs[1][0] in ("sse2", "none")
+    assert outs[0][1] == outs[1][1] and "'b" in outs[0][1]
 
 
 def test_add_batch_equals_adding_one_by_one() -> None:

@@ -27,8 +27,8 @@ Pipeline per document (in C, no Python object per word or shingle):
 The C core (``_dedupcore.Core``) holds one block per doc (band keys, shingle set, rare subset),
 the LSH buckets (open addressing, four docs in place per bucket), the document-frequency table
 (with a 2 MB bit mirror of "common" and a 64 kB filter of that mirror, so that the rarity tests
-mostly hit the cache) and does MinHash, candidate lookup, verification (8 × 8 and 4 × 4 SSE2
-merge-intersections), counting and eviction. ``Core.prepare`` only hashes (batches of texts);
+mostly hit the cache) and does MinHash, candidate lookup, verification (8 × 8 merge-intersections:
+AVX2 where the CPU has it, chosen at import, SSE2 otherwise), counting and eviction. ``Core.prepare`` only hashes (batches of texts);
 ``Core.add_batch`` adds a prepared batch in one call. Python keeps the public API: groups,
 originals (:func:`choose_original`), the ``window`` / ``max_docs`` policy. Shingle hashes and
 sets are bit for bit those of the numpy version the constants were measured with
@@ -51,17 +51,14 @@ that moment: ``add_many`` now gives exactly the results of ``add`` one by one.
 
 Speed (``bench/dedup.py``: 5,439 docs of 4,484 chars / 719 words on average, batches of 256,
 CPU time, best of 3, on a shared 2-core x86_64 VM whose neighbours move figures by ±20 % and
-more; µs per doc, figures of quiet runs): ``Core.prepare`` (normalise, shingles, sorted sets)
-8.1–8.3 (9.4–9.6 before the last round), ``add_batch`` (rarity, MinHash + band keys, candidates,
-3.1 verified per doc, counting, indexing) 12.9–13.2. Hashing + lookup (the C path from text to an
-indexed doc with its matches) runs at 47,500–48,100 docs/s (20.8–21.0 µs; 44,500–44,800 docs/s,
-22.3–22.5 µs, before the last round in the same runs; 27,000–29,000 with rensa), ``Core.prepare``
-alone at 120,000–123,000, ``NearDuplicateIndex.add_many`` with the Python group and original
-bookkeeping (~11 µs, mostly ``_join`` / ``choose_original``) at 30,000–31,600 docs/s, streaming
-``add`` at 17,000–22,000; the numpy version took 217–227 µs per doc. Where the C time goes
-(perf): rarity tests + MinHash ~15 %, DF counting in the 16 MB table (cache misses) ~10 %,
-merge-intersections ~10 %, hashing ~9 %, LSH buckets ~8 %, normalising ~7 %, sorting ~6 %,
-malloc/free ~5 %.
+more). Hashing + lookup (the C path from text to an indexed doc with its matches) runs at
+53,700–54,300 docs/s (18.4–18.6 µs per doc) with the machine's load at 5–8, where the previous
+round gave 42,600–44,800 in alternating runs (47,500–48,100 on quiet runs; 27,000–29,000 with
+rensa; the numpy version took 217–227 µs per doc). ``Core.prepare`` (normalise, shingles,
+sorted sets) alone runs at ~126,000 docs/s, ``NearDuplicateIndex.add_many`` with the Python
+group and original bookkeeping (~11 µs, mostly ``_join`` / ``choose_original``) at ~32,700,
+streaming ``add`` at ~22,000. Instructions (callgrind, same docs): 134k per doc (152k without
+AVX2), 182k before the last round; see ``_dedupcore.c`` for where they go.
 
 Measurements behind the constants (``bench/dedup.py --sweep``: 777 real base texts, 6 copies
 each; negatives are all 301k pairs of different base texts, of which 1,379 share a BASIL story or
