@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
@@ -40,6 +40,7 @@ from newsdesk.takedown.models import Tombstone
 from newsdesk.takedown.removal import is_tombstoned, tombstoned_filter
 
 log = logging.getLogger("newsdesk.crawl")
+T = TypeVar("T")
 
 # Errors that will not go away by retrying the same URL soon.
 PERMANENT = {"bad_url", "ssrf", "robots", "too_large", "http_404", "http_410", "http_451",
@@ -250,7 +251,7 @@ class Crawler:
                 await sync_to_async(self._feed_not_modified)(src, res)
                 self.on_event("feed", {"url": src.url, "status": 304, "queued": 0})
                 return []
-            parsed = parse_any(res.body, res.final_url, res.content_type, res.charset)
+            parsed = await self._parse(res)
             entries = list(parsed.entries)
             if parsed.kind == "sitemapindex":
                 entries += await self._child_sitemaps(parsed)
@@ -275,7 +276,7 @@ class Crawler:
         for child in parsed.sitemaps[:MAX_CHILD_SITEMAPS]:
             try:
                 r = await self.fetcher.fetch(child, check_robots=False)
-                out += parse_any(r.body, r.final_url, r.content_type, r.charset).entries
+                out += (await self._parse(r)).entries
             except (FetchError, FeedParseError) as exc:
                 log.info("child sitemap %s: %s", child, exc)
         return out
@@ -429,27 +430,41 @@ class Crawler:
             await sync_to_async(grouping.assign_ungrouped)()
             await sync_to_async(self._templates.save)()
 
+    async def _in_pool(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a worker process (inline without workers). The functions come from
+        Django-free modules, so spawned workers import no Django. Raises BrokenProcessPool when
+        a worker died (OOM-killed on a hostile page, say), after replacing the pool once: the
+        call fails, the rest of the crawl goes on."""
+        pool = self._pool
+        if pool is None:
+            return fn(*args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        except BrokenProcessPool:
+            if self._pool is pool:
+                self._pool = self._new_pool()
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+    async def _parse(self, res: FetchResult) -> ParsedFeed:
+        # feedparser was the crawler process's largest cost after HTTP: the workers take it,
+        # so the process that keeps them supplied with pages stays free for fetching
+        try:
+            return await self._in_pool(
+                parse_any, res.body, res.final_url, res.content_type, res.charset)
+        except BrokenProcessPool as exc:
+            raise FeedParseError(f"feed parser worker crashed: {exc}") from exc
+
     async def _extract(self, body: bytes, url: str, charset: str | None) -> Extracted:
         # the host's template travels compiled (a few small sets); the page's fingerprint comes
         # back in Extracted.blocks and is learnt once the page is stored
-        if self._pool is None:
-            site = await sync_to_async(self._templates.view)(template_site(url))
-            return extract(body, url, charset, site)
-        loop = asyncio.get_running_loop()
-        pool = self._pool
         try:
             # Pages wait here rather than in the pool's queue, so each takes its site's template
             # as learnt from the pages extracted just before it.
             async with self._extract_slots:
                 site = await sync_to_async(self._templates.view)(template_site(url))
-                # `extract` lives in a Django-free module, so spawned workers import no Django.
-                return await loop.run_in_executor(pool, extract, body, url, charset, site)
+                return await self._in_pool(extract, body, url, charset, site)
         except BrokenProcessPool as exc:
-            # A worker died (OOM-killed on a hostile page, say): replace the pool once, and count
-            # this page as failed rather than losing the rest of the crawl.
-            if self._pool is pool:
-                self._pool = self._new_pool()
-                pool.shutdown(wait=False, cancel_futures=True)
             raise ExtractionError(f"extraction worker crashed: {exc}") from exc
 
     async def process_page(self, qid: QueuedPage | int, summary: CrawlSummary) -> str | None:
