@@ -1,9 +1,10 @@
 """The in-process asyncio executor of the ingest pipeline.
 
 feeds -> frontier (QueuedPage) -> pages fetched -> extracted in worker processes -> stored.
-Network I/O is async (one Fetcher with per-host politeness), extraction is CPU-bound and runs in
-a process pool so both cores work, and every ORM call goes through sync_to_async on Django's one
-DB thread (SQLite has a single writer anyway).
+Network I/O is async (one Fetcher with per-host politeness); parsing feeds and extracting pages
+is CPU-bound and runs in a process pool so both cores work; every ORM call goes through
+sync_to_async on Django's one DB thread (SQLite has a single writer anyway), and polled feeds
+and extracted pages are written in batches (see runner.batching).
 """
 
 from __future__ import annotations
