@@ -298,3 +298,133 @@ def test_bad_input_is_a_clear_error(bad: bytes) -> None:
 def test_broken_markup_fingerprints() -> None:
     blocks = page_blocks(b"<div><p>unclosed <b>bold <div>nested</p></td></table>")
     assert len(blocks) >= 1
+
+
+def _with(i: int, before: str = "", after: str = "") -> str:
+    """site_page ``i`` with markup at the start and at the end of the article's text."""
+    return site_page(i).replace('<div class="txt">', f'<div class="txt">{before}').replace(
+        '<div class="kq">', f'{after}<div class="kq">')
+
+
+def _story_title(i: int) -> str:
+    rng = random.Random(1000 + i)
+    return " ".join(rng.choice(WORDS) for _ in range(6)).capitalize()
+
+
+def test_a_recurring_label_of_changing_links_goes() -> None:
+    # "Read more: <a>another story</a>" after the text: the story changes on every page, the
+    # label recurs
+    def page(i: int) -> str:
+        return _with(i, after=f'<p>Read more: <a href="/s/{i}">{_story_title(i)}</a></p>')
+
+    template = SiteTemplate()
+    for i in range(6):
+        template.learn(page_blocks(page(i)))
+    html = page(60)
+    assert _story_title(60) in extract(html).text
+    text = extract(html, site=template).text
+    assert "Read more" not in text and _story_title(60) not in text
+    assert extract(html, site=template.compiled()).text == text
+    # a paragraph with a link in it is not a link block: it stays
+    linked = _with(61, after='<p>Our reporter asked the <a href="/c">council</a> about the '
+                   "harbour budget, the ferry timetable and the new tunnel for weeks.</p>")
+    assert "about the harbour budget" in extract(linked, site=template).text
+
+
+def test_a_date_line_with_changing_day_and_month_names_goes() -> None:
+    days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+    months = ["March", "April", "May", "June", "July"]
+
+    def page(i: int) -> str:
+        line = f"Last updated: {days[i % 7]}, {1 + i} {months[i % 5]} 2026, 1{i % 10}:0{i % 6} GMT"
+        return _with(i, before=f"<p>{line}</p>")
+
+    template = SiteTemplate()
+    for i in range(6):
+        template.learn(page_blocks(page(i)))
+    html = page(13)
+    assert "Last updated" in extract(html).text
+    assert "Last updated" not in extract(html, site=template).text
+
+
+def test_a_recurring_label_takes_the_links_after_it_in_a_shared_cell() -> None:
+    # an old layout cell holds the article's lines and, on some pages, "Also in Travel"
+    # followed by links to other stories: the label recurs, the links do not
+    def page(i: int, label: bool) -> str:
+        rng = random.Random(i)
+        paras = "<br><br>".join(_sentence(rng, 8) for _ in range(80))
+        also = (f"<span>Also in Travel</span><hr><a href='/t/{i}'>{_story_title(i)}</a>"
+                f"<hr><a href='/u/{i}'>{_story_title(i + 500)}</a>" if label else "")
+        return (f"<html><body><table><tr><td><h1>Story {i}</h1>{paras}<br>{also}"
+                "</td></tr></table></body></html>")
+
+    template = SiteTemplate()
+    for i in range(20):
+        template.learn(page_blocks(page(i, i < 4)))  # on 4 of 20 pages: not on half of them
+    html = page(50, True)
+    assert _story_title(50) in extract(html).text
+    text = extract(html, site=template).text
+    assert "Also in Travel" not in text
+    assert _story_title(50) not in text and _story_title(550) not in text
+    rng = random.Random(50)
+    assert all(_sentence(rng, 8) in text for _ in range(80))
+
+
+COPYRIGHT = ("Copyright 2026 Valley Wire Service. All rights reserved. This material may not be "
+             "published, broadcast or rewritten.")
+
+
+def test_a_recurring_long_line_that_closes_the_text_goes() -> None:
+    # a wire service's notice after the paragraphs of its stories (3 of 20 pages): too few
+    # pages for a long text among the paragraphs, but it closes the article's place
+    template = SiteTemplate()
+    for i in range(20):
+        template.learn(page_blocks(_with(i, after=f"<p>{COPYRIGHT}</p>" if i % 7 == 0 else "")))
+    html = _with(30, after=f"<p>{COPYRIGHT}</p>")
+    assert "Valley Wire" in extract(html).text
+    text = extract(html, site=template).text
+    assert "Valley Wire" not in text
+    rng = random.Random(30)
+    assert all(_sentence(rng) in text for _ in range(6))
+
+
+def test_a_recurring_long_promo_among_the_sites_promos_goes() -> None:
+    # a box of the site's promos in the article's place: its short lines recur on every
+    # page, its long teaser changes, one teaser runs on 3 of 20 pages
+    promo = ("Featuring hand-picked harbour cruises and orchard weekends from our partners, "
+             "for readers who want the very best of the valley for less.")
+
+    def page(i: int, teaser: str) -> str:
+        return _with(i, after=f'<div class="box"><p>Presented by Acme Travel</p>'
+                     f"<p>{teaser}</p><p>Deals of the week</p></div>")
+
+    template = SiteTemplate()
+    for i in range(20):
+        teaser = promo if i in (3, 8, 15) else f"Story {i}: {_sentence(random.Random(i), 16)}"
+        template.learn(page_blocks(page(i, teaser)))
+    html = page(40, promo)
+    assert "hand-picked harbour cruises" in extract(html).text
+    assert "hand-picked harbour cruises" not in extract(html, site=template).text
+
+
+def test_a_bare_link_among_the_paragraphs_goes_but_not_from_a_list_of_links() -> None:
+    # "<a>Read more: another story</a>" as a paragraph of its own among the article's
+    # paragraphs is a teaser. The links of a list of related stories recur as bare links
+    # too, but taken alone they would leave the list's dates behind as text: they stay.
+    def page(i: int) -> str:
+        teaser = f'<p><a href="/s/{i}">Read more: {_story_title(i)}</a></p>'
+        related = "".join(
+            f'<p><a href="/r/{i}/{n}">{_story_title(i * 10 + n)}</a></p>'
+            f"<p>{n + 1} Mar 26 | {WORDS[(i * 3 + n) % len(WORDS)].capitalize()} desk</p>"
+            for n in range(3))
+        html = site_page(i).replace("<p>", teaser + "<p>", 3).replace(teaser, "", 2)
+        return html.replace('<div class="kq">', f'<div class="rel">{related}</div><div class="kq">')
+
+    template = SiteTemplate()
+    for i in range(6):
+        template.learn(page_blocks(page(i)))
+    html = page(60)
+    assert _story_title(60) in extract(html).text
+    text = extract(html, site=template).text
+    assert _story_title(60) not in text
+    assert "1 Mar 26" in text and _story_title(600) in text

@@ -21,7 +21,16 @@ a new page the blocks that are the site's template:
 - a block of mostly links that recurs at the same place on ``MIN_PAGES`` other pages, whatever
   that place holds besides: an old table layout keeps its "Also in Lifestyle" links in the
   article's own cell, where the share rules would keep them. Article paragraphs are seldom
-  mostly links, and the same one on other pages at the same place is boilerplate.
+  mostly links, and the same one on other pages at the same place is boilerplate;
+- a block of mostly links whose own words recur at its place ("Read more: <a>another
+  story</a>": the story changes, "Read more:" does not), a bare link among the article's
+  paragraphs where other pages have bare links too, and the links right after a recurring
+  label at its place ("Also in Lifestyle" in an old layout's article cell);
+- long text that recurs at a place mostly holding recurring text (a promo among the site's
+  promos), or that recurs and closes its place (a wire copyright line after the paragraphs).
+
+Short text with numbers is keyed with the words next to its numbers folded too, so a date line
+("Last updated: Tuesday, 20 September 2005") recurs whatever the day and month.
 
 A page whose long text is mostly known already is a copy of a learnt article (AMP, print, a
 second feed's link), not a new page of the site: it is not learnt. A page never loses all its
@@ -69,11 +78,13 @@ SHORT_WORDS = 12  # longer texts need to recur on a share of the pages as well
 SHORT_SHARE = 0.02
 LONG_SHARE = 0.25  # ... of all the text its DOM path holds on the site's pages
 EVERYWHERE = 0.5  # ... or on this share of the recent pages
+TEMPLATE_PLACE = 0.5  # ... or where recurring text is this share of what the place holds
 SLOT_PAGES = 5  # a template slot: a path on at least this many pages ...
 SLOT_SHARE = 0.8  # ... whose occurrences are recurring text at least this often
 LABEL_WORDS = 6  # a recurring block this short may label a section (a heading) ...
 LINK_SHARE = 0.6  # ... which goes too when it is then mostly links ...
 MAX_SECTION_CHARS = 3000  # ... and not long
+MAX_LABELLED_LINKS = 10  # link blocks that follow a recurring label at its place go with it
 COPY_MIN_LONG = 1  # a page with this many long blocks ...
 COPY_SHARE = 0.8  # ... this share of them known is a copy of a learnt page
 MAX_DIGESTS = 100_000  # learnt pages remembered for without(): 8-byte digests, ~10 MB at most
@@ -91,8 +102,11 @@ _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "svg"
                         "select"})
 _WALK_TAGS = sorted(_BLOCK_TAGS | _SKIP_TAGS)
 _DIGITS = re.compile(r"\d+")
+_WORD = re.compile(r"[^\W\d_]")  # a letter
+_NEXT_TO_NUMBER = re.compile(r"[^\W\d_]+(?=[\s,.:/-]{1,3}0)|(?<=0 )[^\W\d_]+|(?<=0, )[^\W\d_]+")
 _MAX_TEXT = 300  # characters of a block's text that make its key
 _PATH_DEPTH = 10  # ancestors that make a path: deeper wrappers change without a redesign
+_LABEL_PATH = 0x5A5A5A5A5A5A5A5A  # marks the place of a link block's label (see _label_key)
 
 
 def _stable_hash(data: str) -> int:
@@ -140,8 +154,9 @@ class PageBlocks:
         return len(self.keys)
 
 
-def _walk(tree: HtmlElement) -> list[tuple[Any, int, int, int]]:
-    """Leaf blocks of ``tree`` as (element, key, path hash, words), in document order.
+def _walk(tree: HtmlElement) -> list[tuple[Any, int, int, int, int]]:
+    """Leaf blocks of ``tree`` as (element, key, path hash, words, label key), in document
+    order.
 
     Only block elements are visited (lxml filters by tag in C; Python-side work per element is
     what this costs): a path is the chain of block ancestors, inline wrappers are not in it.
@@ -149,7 +164,8 @@ def _walk(tree: HtmlElement) -> list[tuple[Any, int, int, int]]:
     root = tree.find("body")
     if root is None:
         root = tree
-    out: list[tuple[HtmlElement, int, int, int]] = []
+    out: list[tuple[HtmlElement, int, int, int, int]] = []
+    hashes: dict[str, int] = {}
     # stack entries: [path string, holds a block]
     stack: list[list] = []
     walker = etree.iterwalk(root, events=("start", "end"), tag=_WALK_TAGS)
@@ -171,7 +187,6 @@ def _walk(tree: HtmlElement) -> list[tuple[Any, int, int, int]]:
         if tag in _SKIP_TAGS:
             continue  # its start was skipped, nothing was pushed
         path, holds_block = stack.pop()
-        path = "/".join(path.rsplit("/", _PATH_DEPTH)[-_PATH_DEPTH:])
         if holds_block or (el.find("br") is not None or el.find("hr") is not None):
             # Text between its blocks ("Subscriptions >", "News | More | Reports" in an old
             # layout cell that also holds the article): each run between blocks, <br>s or <hr>s
@@ -181,17 +196,64 @@ def _walk(tree: HtmlElement) -> list[tuple[Any, int, int, int]]:
             for run in _runs(el):
                 text = " ".join(run.text.split())
                 if text:
-                    out.append(_block(run, f"{path}/~", text))
+                    out.append(_block(run, f"{_trim(path)}/~", text, hashes))
             continue
         text = " ".join(el.text_content().split())
         if text:
-            out.append(_block(el, path, text))
+            out.append(_block(el, _trim(path), text, hashes))
     return out
 
 
-def _block(el: HtmlElement | _Run, path: str, text: str) -> tuple[Any, int, int, int]:
+def _trim(path: str) -> str:
+    return "/".join(path.rsplit("/", _PATH_DEPTH)[-_PATH_DEPTH:])
+
+
+def _block(
+    el: HtmlElement | _Run, path: str, text: str, hashes: dict[str, int]
+) -> tuple[Any, int, int, int, int]:
+    path_hash = hashes.get(path)
+    if path_hash is None:  # a page has many blocks at one place
+        path_hash = hashes[path] = _stable_hash(path)
+    words = text.count(" ") + 1
     folded = _DIGITS.sub("0", text[:_MAX_TEXT])
-    return (el, _stable_hash(f"{path}\x00{folded}"), _stable_hash(path), text.count(" ") + 1)
+    if words <= SHORT_WORDS and "0" in folded:
+        # a date line ("Last updated: Tuesday, 20 September 2005, 17:16 GMT") names its day
+        # and month in words: the words next to a number are folded with it
+        folded = _NEXT_TO_NUMBER.sub("_", folded)
+    return (el, _stable_hash(f"{path}\x00{folded}"), path_hash, words,
+            _label_key(el, path, text, hashes))
+
+
+def _label_key(el: HtmlElement | _Run, path: str, text: str, hashes: dict[str, int]) -> int:
+    """Key of a mostly-links block's own words at its place, 0 for other blocks; negative
+    when the block has no words of its own (a bare link, see strip_template).
+
+    "Read more: <a>story</a>", "Trending: <a>story</a>" between the paragraphs: the linked
+    story changes from page to page, so the block's key never recurs, but its label does."""
+    if (not isinstance(el, _Run) and len(el) == 1 and el[0].tag == "a"
+            and not (el.text or "").strip() and not (el[0].tail or "").strip()):
+        # one link and nothing else, as menus are made: no need to measure the link's text
+        label = f"{path}\x01"
+        key = hashes.get(label)
+        if key is None:
+            key = hashes[label] = _stable_hash(label)
+        return -key
+    anchors = _anchors(el)
+    if not anchors:
+        return 0
+    links = [" ".join(a.text_content().split()) for a in anchors]
+    # ``text`` is whitespace-normalised: its length less its spaces counts its characters
+    linked = sum(len(link) - link.count(" ") for link in links)
+    if linked < LINK_SHARE * (len(text) - text.count(" ")):
+        return 0
+    label = text
+    for link in links:
+        label = label.replace(link, " ", 1)
+    label = f'{path}\x01{_DIGITS.sub("0", " ".join(label.split()))}'
+    key = hashes.get(label)
+    if key is None:  # most are a menu's separators or nothing, repeated along the menu
+        key = hashes[label] = _stable_hash(label)
+    return key if _WORD.search(label, len(path) + 1) else -key
 
 
 @dataclass
@@ -232,13 +294,17 @@ def _runs(container: HtmlElement) -> list[_Run]:
     return runs
 
 
-def _fingerprint(blocks: list[tuple[Any, int, int, int]]) -> PageBlocks:
+def _fingerprint(blocks: list[tuple[Any, int, int, int, int]]) -> PageBlocks:
     seen: dict[int, int] = {}
     long: set[int] = set()
-    for _el, key, path, words in blocks:
+    for _el, key, path, words, label in blocks:
         seen.setdefault(key, path)
         if words > SHORT_WORDS:
             long.add(key)
+        if label:
+            # learnt like a block of its own, at a place of its own (the block's path would
+            # count it twice in that path's totals)
+            seen.setdefault(label, path ^ _LABEL_PATH)
     return PageBlocks(tuple(seen), tuple(seen.values()), frozenset(long))
 
 
@@ -343,7 +409,8 @@ class SiteTemplate:
 
     def is_template(self, key: int, path: int, words: int) -> bool:
         total, recurring = self._path_totals().get(path, (0, 0))
-        return _recurs(self.count(key), words, self.pages, total) or _slot(total, recurring)
+        return (_recurs(self.count(key), words, self.pages, total, recurring)
+                or _slot(total, recurring))
 
     def recurring(self, key: int) -> bool:
         """At its place on ``MIN_PAGES`` pages, whatever else the place holds."""
@@ -359,9 +426,9 @@ class SiteTemplate:
             if count < MIN_PAGES:
                 continue
             recurring.add(key)
-            if _recurs(count, SHORT_WORDS, self.pages, totals[path][0]):
+            if _recurs(count, SHORT_WORDS, self.pages, *totals[path]):
                 short.add(key)
-            if _recurs(count, SHORT_WORDS + 1, self.pages, totals[path][0]):
+            if _recurs(count, SHORT_WORDS + 1, self.pages, *totals[path]):
                 long.add(key)
         slots = {path for path, (total, recurring) in totals.items() if _slot(total, recurring)}
         return CompiledTemplate(self.pages, frozenset(short), frozenset(long), frozenset(slots),
@@ -393,14 +460,16 @@ class SiteTemplate:
         return template
 
 
-def _recurs(count: int, words: int, pages: int, path_total: int) -> bool:
+def _recurs(count: int, words: int, pages: int, path_total: int, path_recurring: int) -> bool:
     """Recurring text: short, or long and either a good share of what its DOM path holds (a
-    disclaimer's own element) or on half the recent pages (a disclaimer among the paragraphs)."""
+    disclaimer's own element), or at a place that mostly holds recurring text (a promo among
+    other promos), or on half the recent pages (a disclaimer among the paragraphs)."""
     if count < MIN_PAGES:
         return False
     return (
         (words <= SHORT_WORDS and count >= SHORT_SHARE * path_total)
         or count >= LONG_SHARE * path_total
+        or path_recurring >= TEMPLATE_PLACE * path_total
         or count >= EVERYWHERE * min(pages, WINDOW)
     )
 
@@ -437,7 +506,8 @@ class LeaveOneOut:
         total, recurring = self.base._path_totals().get(path, (0, 0))
         d_total, d_recurring = self._delta.get(path, (0, 0))
         total, recurring = total - d_total, recurring - d_recurring
-        return _recurs(self.count(key), words, self.pages, total) or _slot(total, recurring)
+        return (_recurs(self.count(key), words, self.pages, total, recurring)
+                or _slot(total, recurring))
 
     def recurring(self, key: int) -> bool:
         return self.count(key) >= MIN_PAGES
@@ -488,10 +558,34 @@ def strip_template(tree: HtmlElement, template: TemplateView) -> tuple[PageBlock
     judge = template.base.without(fingerprint) if isinstance(template, WithoutThisPage) else template
     doomed: list[tuple[HtmlElement, int]] = []
     long_kept = False
-    for el, key, path, words in blocks:
-        if judge.pages >= MIN_PAGES and (
-            judge.is_template(key, path, words) or (judge.recurring(key) and _is_link(el))
+    last_at = {path: i for i, (_el, _key, path, _words, _label) in enumerate(blocks)}
+    # A bare link recurs at its place wherever the site lists links. Among the article's own
+    # paragraphs ("<a>Read more: another story</a>") it is a teaser; in a list of related
+    # stories, taking the links alone would leave their dates and sections behind as text.
+    article_places = {path for _el, _key, path, words, _label in blocks if words > SHORT_WORDS}
+    links_after = 0  # blocks after a recurring label that go with it
+    for i, (el, key, path, words, label) in enumerate(blocks):
+        if judge.pages < MIN_PAGES:
+            break
+        if links_after and blocks[i - 1][2] == path and _is_link(el):
+            links_after -= 1
+            doomed.append((el, words))
+            continue
+        links_after = 0
+        if (
+            judge.is_template(key, path, words)
+            or (judge.recurring(key) and _is_link(el))
+            or (label and judge.recurring(label) and (label > 0 or path in article_places))
         ):
+            doomed.append((el, words))
+        elif judge.recurring(key) and words <= LABEL_WORDS and _links_follow(blocks, i):
+            # a recurring label ("Also in ...") whose links follow it at its place, in a cell
+            # it shares with the article: the links change, the label gives them away
+            doomed.append((el, words))
+            links_after = MAX_LABELLED_LINKS
+        elif words > SHORT_WORDS and judge.recurring(key) and last_at[path] == i:
+            # recurring long text that closes its place (a wire service's copyright line
+            # after the article's paragraphs); a quote that recurs sits among them
             doomed.append((el, words))
         elif words > SHORT_WORDS:
             long_kept = True
@@ -499,12 +593,12 @@ def strip_template(tree: HtmlElement, template: TemplateView) -> tuple[PageBlock
         # Every long block of the page would go: that is the article itself recurring (a
         # copy the template has met), never a template. Only the short blocks go.
         doomed = [(el, words) for el, words in doomed if words <= SHORT_WORDS]
-    labels: list[HtmlElement] = []
+    labels: dict[HtmlElement, None] = {}  # a menu's items share one: looked at once
     for el, words in doomed:
         if words <= LABEL_WORDS:
             parent = _container(el)
             if parent is not None:
-                labels.append(parent)
+                labels[parent] = None
         _drop(el)
     removed = len(doomed)
     for section in labels:
@@ -523,15 +617,24 @@ def strip_template(tree: HtmlElement, template: TemplateView) -> tuple[PageBlock
 
 def _is_link(el: HtmlElement | _Run) -> bool:
     """The block's text is mostly link text (LINK_SHARE)."""
-    if isinstance(el, _Run):
-        text, anchors = el.text, [a for node in el.nodes for a in node.iter("a")]
-    else:
-        text, anchors = el.text_content(), list(el.iter("a"))
+    text = el.text if isinstance(el, _Run) else el.text_content()
+    anchors = _anchors(el)
     if not anchors:
         return False
     size = len("".join(text.split()))
     linked = sum(len("".join(a.text_content().split())) for a in anchors)
     return size > 0 and linked >= LINK_SHARE * size
+
+
+def _links_follow(blocks: list[tuple[Any, int, int, int, int]], i: int) -> bool:
+    """The block after ``blocks[i]`` is at the same place and mostly links."""
+    return i + 1 < len(blocks) and blocks[i + 1][2] == blocks[i][2] and _is_link(blocks[i + 1][0])
+
+
+def _anchors(el: HtmlElement | _Run) -> list[HtmlElement]:
+    if isinstance(el, _Run):
+        return [a for node in el.nodes for a in node.iter("a")]
+    return list(el.iter("a"))
 
 
 def _link_list(section: HtmlElement) -> bool:
