@@ -283,6 +283,44 @@ def test_broken_markup_keeps_its_words() -> None:
     assert "the rest of the story" in extract(html).text
 
 
+def test_stray_document_end_tags_mid_article_keep_the_rest() -> None:
+    # an ad snippet pasted whole, its own "</body></html>" included, before the article ends:
+    # browsers keep parsing the body, and so must we
+    first = "<p>" + "The council met on Monday to vote on the new harbour budget. " * 4 + "</p>"
+    rest = "<p>" + "After the vote the mayor said the ferry would run all winter. " * 4 + "</p>"
+    for stray in ("</body></html>", "</BODY ></HTML>", "</html>", "</body>"):
+        html = (f"<html><head><title>Budget</title></head><body><article><h1>Budget</h1>"
+                f"{first}<div class='ad'>Ad{stray}</div>{rest}</article></body></html>")
+        text = extract(html).text
+        assert "new harbour budget" in text and "ferry would run all winter" in text, stray
+
+
+def _wire_story(tail: str) -> str:
+    paras = "".join(
+        f"<p>Paragraph {n} of the flood story: the river rose past the old bridge overnight, "
+        f"and the harbour council moved the ferry timetable to the afternoon again.</p>"
+        for n in range(6)
+    )
+    return (f"<html><body><article><h1>River floods the harbour</h1>{paras}{tail}"
+            "</article></body></html>")
+
+
+def test_a_labelled_list_of_addresses_that_ends_the_text_goes() -> None:
+    # "On the web:" and its "Agency: http://..." lines point away from the article
+    text = extract(_wire_story(
+        "<p>On the web:</p><p>River Agency: <a href='http://river.example.gov'>"
+        "http://river.example.gov</a></p><p>http://www.harbour.example.org</p>"
+    )).text
+    assert "Paragraph 5 of the flood story" in text
+    assert "On the web" not in text and "river.example.gov" not in text
+    assert "harbour.example.org" not in text
+    # a label alone may end a sentence of the article's
+    assert "The report is here:" in extract(_wire_story("<p>The report is here:</p>")).text
+    # an address line of the article's own, without a label, stays
+    own = extract(_wire_story("<p>Follow the reporter at http://social.example/reporter</p>"))
+    assert "http://social.example/reporter" in own.text
+
+
 # --------------------------------------------------------------------------- recorded corpus
 
 

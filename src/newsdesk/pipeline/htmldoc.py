@@ -81,8 +81,14 @@ def as_text(html: str | bytes, charset: str | None = None) -> str:
     return text
 
 
+# libxml2 (2.14) ends the document at the first </html> and puts what follows a </body> outside
+# the body, where browsers (HTML5) keep both in the body. Pages carry stray ones, an ad
+# snippet's own "</body></html>" mid-article: they go, and the parser closes both at the end.
+_DOCUMENT_END_TAGS = re.compile(r"</(?:body|html)\s*>", re.IGNORECASE)
+
+
 def parse(text: str) -> HtmlElement:
-    tree = load_html(text)
+    tree = load_html(_DOCUMENT_END_TAGS.sub("", text))
     if tree is None:
         # trafilatura refuses fragments ("<p>x</p>" alone): give them a document around
         tree = load_html(f"<html><body>{text}</body></html>")
