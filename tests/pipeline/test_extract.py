@@ -19,6 +19,7 @@ import trafilatura
 
 from newsdesk.pipeline.extract import MAX_INPUT_BYTES, Extracted, ExtractionError, extract
 from newsdesk.pipeline.metrics import f1, shingle_scores
+from newsdesk.pipeline.sitetemplate import SiteTemplate
 
 DATA = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data").resolve() / "web"
 
@@ -475,6 +476,27 @@ def test_noarchive_meta(meta: str, expected: bool) -> None:
             + "Some article text that is long enough to be extracted as content. " * 5
             + "</p></article></body></html>")
     assert extract(page, "https://example.org/a").noarchive is expected
+
+
+def test_noarchive_page_text_is_not_extracted_when_it_will_be_withheld() -> None:
+    body = ("<body><article><h1>Harbour budget</h1><p>"
+            + "The council voted the new harbour budget after a long night. " * 6
+            + "</p></article></body></html>")
+    opted_out = ('<html><head><title>Harbour budget</title>'
+                 '<meta name="robots" content="noarchive"></head>' + body)
+    plain = "<html><head><title>Harbour budget</title></head>" + body
+    site = SiteTemplate().compiled()
+    url = "https://example.org/a"
+    # the crawler withholds such text: it is not extracted, and the site learns nothing from it
+    skipped = extract(opted_out, url, None, site, skip_noarchive_text=True)
+    assert skipped.noarchive and skipped.text == "" and skipped.blocks is None
+    assert skipped.title == "Harbour budget"
+    # the response header says so (X-Robots-Tag): the same
+    by_header = extract(plain, url, None, site, skip_noarchive_text=True, noarchive=True)
+    assert by_header.text == "" and by_header.title == "Harbour budget"
+    # otherwise the text is there, as for `newsdesk extract`
+    assert "harbour budget" in extract(opted_out, url, None, site).text
+    assert "harbour budget" in extract(plain, url, None, site, skip_noarchive_text=True).text
 
 
 def test_article_images_are_markdown_images_with_alt_text() -> None:

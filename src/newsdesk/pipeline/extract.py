@@ -857,6 +857,9 @@ def extract(
     url: str | None = None,
     charset: str | None = None,
     site: TemplateView | None = None,
+    *,
+    skip_noarchive_text: bool = False,
+    noarchive: bool = False,
 ) -> Extracted:
     """Extract main text (Markdown) and metadata from one HTML page.
 
@@ -867,6 +870,10 @@ def extract(
     Raises :class:`ExtractionError` for empty, binary, oversized or undecodable input; broken
     markup yields whatever could be recovered (possibly an empty text). `charset` is the HTTP
     header's, for bytes input.
+
+    With ``skip_noarchive_text``, a page whose publisher opted out of archiving (its robots
+    meta, or ``noarchive``: the response's X-Robots-Tag said so) gets its metadata but no main
+    text, and teaches its site's template nothing: the crawler keeps only a link to it.
     """
     source = as_text(html, charset)
     tree = parse(source)
@@ -885,14 +892,17 @@ def extract(
 
     outlets = _outlet_names(doc.sitename, page_url)
     title = _strip_site_suffix(doc.title, outlets) or None
+    meta_noarchive = _meta_noarchive(tree)
     blocks = None
-    if site is not None:
-        # after the metadata: a byline or date line that recurs is template for the text, not
-        # for the metadata
-        blocks, _removed = strip_template(tree, site)
-    text = _with_second_opinion(
-        _to_markdown(_main_body(tree, url), title, tree, page_url), source, title
-    )
+    text = ""
+    if not (skip_noarchive_text and (noarchive or meta_noarchive)):
+        if site is not None:
+            # after the metadata: a byline or date line that recurs is template for the text,
+            # not for the metadata
+            blocks, _removed = strip_template(tree, site)
+        text = _with_second_opinion(
+            _to_markdown(_main_body(tree, url), title, tree, page_url), source, title
+        )
     language = _markup_language(tree)
     if language is None and LANGID_FLAG and len(text) > 200:
         language = _iso639_1(language_classifier(text, ""))
@@ -909,6 +919,6 @@ def extract(
         description=doc.description or None,
         categories=tuple(dict.fromkeys(c.strip() for c in doc.categories or () if c.strip())),
         text=text,
-        noarchive=_meta_noarchive(tree),
+        noarchive=meta_noarchive,
         blocks=blocks,
     )

@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -456,7 +457,9 @@ class Crawler:
         except BrokenProcessPool as exc:
             raise FeedParseError(f"feed parser worker crashed: {exc}") from exc
 
-    async def _extract(self, body: bytes, url: str, charset: str | None) -> Extracted:
+    async def _extract(
+        self, body: bytes, url: str, charset: str | None, noarchive: bool
+    ) -> Extracted:
         # the host's template travels compiled (a few small sets); the page's fingerprint comes
         # back in Extracted.blocks and is learnt once the page is stored
         try:
@@ -464,7 +467,10 @@ class Crawler:
             # as learnt from the pages extracted just before it.
             async with self._extract_slots:
                 site = await sync_to_async(self._templates.view)(template_site(url))
-                return await self._in_pool(extract, body, url, charset, site)
+                # a page that opts out of archiving is stored without text: none is extracted
+                return await self._in_pool(partial(
+                    extract, body, url, charset, site, skip_noarchive_text=True,
+                    noarchive=noarchive))
         except BrokenProcessPool as exc:
             raise ExtractionError(f"extraction worker crashed: {exc}") from exc
 
@@ -490,7 +496,7 @@ class Crawler:
                 summary.duplicate += 1
                 return store.DUPLICATE
             try:
-                ex = await self._extract(res.body, res.final_url, res.charset)
+                ex = await self._extract(res.body, res.final_url, res.charset, res.noarchive)
             except ExtractionError as exc:
                 raise FetchError("extract", qp.url, str(exc)) from exc
         except FetchError as exc:
