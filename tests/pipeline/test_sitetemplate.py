@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable
 
@@ -428,3 +429,49 @@ def test_a_bare_link_among_the_paragraphs_goes_but_not_from_a_list_of_links() ->
     text = extract(html, site=template).text
     assert _story_title(60) not in text
     assert "1 Mar 26" in text and _story_title(600) in text
+
+
+def _stable(data: str) -> int:
+    return int.from_bytes(hashlib.blake2b(data.encode(), digest_size=8).digest(), "little") >> 1
+
+
+def test_fingerprint_keys_stay_as_saved_templates_know_them() -> None:
+    # Saved templates hold these keys: the fingerprint's paths, texts and hash must not drift
+    # (the walk was rewritten for speed). Edge cases: a block inside a link, blocks inside a
+    # skipped element, a comment, a class with a "/" (w-1/2), runs between blocks and <br>s,
+    # a path deeper than _PATH_DEPTH.
+    deep = "".join(f'<div class="l{i}">' for i in range(12)) + "<p>Deep text</p>" + "</div>" * 12
+    page = ('<html><body><div id="page-12" class="wrap main w-1/2">'
+            '<a href="/x"><div class="card">Card in a link</div></a>'
+            "<noscript><div><p>Hidden</p></div></noscript>"
+            "<p>Before <!-- note --> after</p>"
+            '<ul><li><a href="/a">Home</a></li><li>Read more: <a href="/s">the story</a></li></ul>'
+            "Loose text<div>Inner</div>tail text<br>second line"
+            "</div>" + deep + "<td>Cell<br>two</td></body></html>")
+    top = "div#page-0.main.w-0/0.wrap"
+    label = 0x5A5A5A5A5A5A5A5A
+    expected = [  # (path, text, label key's text or None) in document order of block ends
+        (f"{top}/div.card", "Card in a link", None),
+        (f"{top}/p", "Before after", None),
+        (f"{top}/ul/li", "Home", ""),  # a bare link: negative label key
+        (f"{top}/ul/li", "Read more: the story", None),
+        (f"{top}/div", "Inner", None),
+        (f"{top}/~", "Card in a link", ""),
+        (f"{top}/~", "Loose text", None),
+        (f"{top}/~", "tail text", None),
+        (f"{top}/~", "second line", None),
+        ("div.l0/" * 9 + "p", "Deep text", None),
+        ("td/~", "Cell", None),
+        ("td/~", "two", None),
+    ]
+    keys: list[int] = []
+    paths: list[int] = []
+    for path, text, link_label in expected:
+        keys.append(_stable(f"{path}\x00{text}"))
+        paths.append(_stable(path))
+        if link_label is not None:
+            keys.append(-_stable(f"{path}\x01{link_label}"))
+            paths.append(_stable(path) ^ label)
+    blocks = page_blocks(page)
+    assert blocks.keys == tuple(keys)
+    assert blocks.paths == tuple(paths)

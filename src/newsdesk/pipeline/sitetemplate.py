@@ -55,7 +55,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from lxml import etree
 from lxml.html import HtmlElement
 
 from newsdesk.pipeline.htmldoc import as_text, parse
@@ -118,10 +117,7 @@ def _stable_hash(data: str) -> int:
 _STEPS: dict[tuple[str, str | None, str | None], str] = {}  # memo: pages repeat their markup
 
 
-def _step(el: HtmlElement) -> str:
-    tag = el.tag
-    ident = el.get("id")
-    cls = el.get("class")
+def _step(tag: str, ident: str | None, cls: str | None) -> str:
     if not ident and not cls:
         return tag
     memo = (tag, ident, cls)
@@ -136,6 +132,57 @@ def _step(el: HtmlElement) -> str:
             _STEPS.clear()
         _STEPS[memo] = step
     return step
+
+
+# memo: (parent's path, tag, id, class) -> the element's path, trimmed to _PATH_DEPTH steps;
+# a site's pages (and one page's repeated items) open the same places over and over
+_PATHS: dict[tuple[str | None, str, str | None, str | None], str] = {}
+_PATH_HASHES: dict[str, int] = {}  # memo: path -> _stable_hash(path)
+_BARE_LINKS: dict[str, int] = {}  # memo: path -> _stable_hash(path + "\x01")
+
+
+def _child_path(parent: str | None, el: HtmlElement) -> str:
+    tag = el.tag
+    if el.keys():
+        ident = el.get("id")
+        cls = el.get("class")
+    else:  # no attributes (p, li, td, tr ...): no need to ask for each
+        ident = cls = None
+    memo = (parent, tag, ident, cls)
+    path = _PATHS.get(memo)
+    if path is None:
+        step = _step(tag, ident, cls)
+        if parent is None:
+            path = _trim(step)
+        else:
+            # the parent's path is trimmed already: one step too many at most (unless the
+            # step has a "/" of its own)
+            path = f"{parent}/{step}"
+            if path.count("/") >= _PATH_DEPTH:
+                path = _trim(path)
+        if len(_PATHS) > 100_000:
+            _PATHS.clear()
+        _PATHS[memo] = path
+    return path
+
+
+def _bare_link_key(path: str) -> int:
+    """_label_key of a block that is one link alone: its label is empty."""
+    value = _BARE_LINKS.get(path)
+    if value is None:
+        if len(_BARE_LINKS) > 100_000:
+            _BARE_LINKS.clear()
+        value = _BARE_LINKS[path] = _stable_hash(f"{path}\x01")
+    return value
+
+
+def _path_hash(path: str) -> int:
+    value = _PATH_HASHES.get(path)
+    if value is None:
+        if len(_PATH_HASHES) > 100_000:
+            _PATH_HASHES.clear()
+        value = _PATH_HASHES[path] = _stable_hash(path)
+    return value
 
 
 @dataclass(frozen=True)
@@ -158,50 +205,99 @@ def _walk(tree: HtmlElement) -> list[tuple[Any, int, int, int, int]]:
     """Leaf blocks of ``tree`` as (element, key, path hash, words, label key), in document
     order.
 
-    Only block elements are visited (lxml filters by tag in C; Python-side work per element is
-    what this costs): a path is the chain of block ancestors, inline wrappers are not in it.
+    Only block elements are visited: ``iter`` filters by tag in C and makes a Python element
+    for the blocks alone (``iterwalk`` made one for every inline element too: that was most of
+    the cost). A path is the chain of block ancestors, inline wrappers are not in it.
     """
     root = tree.find("body")
     if root is None:
         root = tree
-    out: list[tuple[HtmlElement, int, int, int, int]] = []
+    out: list[tuple[Any, int, int, int, int]] = []
     hashes: dict[str, int] = {}
-    # stack entries: [path string, holds a block]
+    # Open blocks, outermost first: [element, trimmed path or None for a skipped element,
+    # holds a block, its block children]. ``opened`` finds an element's nearest open block.
     stack: list[list] = []
-    walker = etree.iterwalk(root, events=("start", "end"), tag=_WALK_TAGS)
-    for event, el in walker:
-        tag = el.tag
-        if event == "start":
-            if tag in _SKIP_TAGS:
-                walker.skip_subtree()
-                continue
-            if stack:
-                for entry in reversed(stack):
-                    if entry[1]:
-                        break
-                    entry[1] = True
-                stack.append([f"{stack[-1][0]}/{_step(el)}", False])
-            else:
-                stack.append([_step(el), False])
-            continue
-        if tag in _SKIP_TAGS:
-            continue  # its start was skipped, nothing was pushed
-        path, holds_block = stack.pop()
-        if holds_block or (el.find("br") is not None or el.find("hr") is not None):
-            # Text between its blocks ("Subscriptions >", "News | More | Reports" in an old
-            # layout cell that also holds the article): each run between blocks, <br>s or <hr>s
-            # is a block of its own, at the container's place. A cell of <br>-separated lines
-            # is split too (big9 leave-one-out: F1 0.966 -> 0.967, leaked recurring lines 31
-            # -> 16: forbes 2005's "Book Review" teaser cells).
-            for run in _runs(el):
-                text = " ".join(run.text.split())
-                if text:
-                    out.append(_block(run, f"{_trim(path)}/~", text, hashes))
-            continue
-        text = " ".join(el.text_content().split())
-        if text:
-            out.append(_block(el, _trim(path), text, hashes))
+    opened: set[HtmlElement] = set()
+    for el in root.iter(_WALK_TAGS):
+        parent = direct = el.getparent()
+        while parent is not None and parent not in opened:
+            parent = parent.getparent()  # an inline wrapper
+        # in document order, the open blocks that do not hold ``el`` are done
+        while stack and stack[-1][0] is not parent:
+            _close(stack.pop(), opened, out, hashes)
+        if stack:
+            top = stack[-1]
+            top_path = top[1]
+            if top_path is None:
+                continue  # inside a skipped element
+        else:
+            top = top_path = None
+        if el.tag in _SKIP_TAGS:
+            stack.append([el, None, False, None])
+        else:
+            if top is not None:
+                top[2] = True
+                if direct is parent:
+                    top[3].append(el)
+            stack.append([el, _child_path(top_path, el), False, []])
+        opened.add(el)
+    while stack:
+        _close(stack.pop(), opened, out, hashes)
     return out
+
+
+def _close(
+    entry: list, opened: set[HtmlElement], out: list[tuple[Any, int, int, int, int]],
+    hashes: dict[str, int],
+) -> None:
+    """Fingerprint a block element once its subtree is walked."""
+    el, path, holds_block, blocks = entry
+    opened.discard(el)
+    if path is None:
+        return
+    children = len(el)
+    if not children:
+        # no children: its text is all there is (no <br>, no link)
+        text = " ".join((el.text or "").split())
+        if text:
+            out.append(_block(el, path, text, hashes))
+        return
+    only = None
+    if holds_block:
+        has_break = True
+    elif children == 1:  # the usual leaf with markup: <li><a>..</a></li>, <p><b>..</b></p>
+        only = el[0]  # kept alive: _label_key's el[0] gets it again without a new proxy
+        has_break = only.tag in ("br", "hr")
+    else:
+        has_break = next(el.iterchildren("br", "hr"), None) is not None
+    if has_break:
+        if (children == len(blocks) and not (el.text or "").strip()
+                and not any((block.tail or "").strip() for block in blocks)):
+            return  # blocks alone and only whitespace between them: no runs (most wrappers)
+        # Text between its blocks ("Subscriptions >", "News | More | Reports" in an old
+        # layout cell that also holds the article): each run between blocks, <br>s or <hr>s
+        # is a block of its own, at the container's place. A cell of <br>-separated lines
+        # is split too (big9 leave-one-out: F1 0.966 -> 0.967, leaked recurring lines 31
+        # -> 16: forbes 2005's "Book Review" teaser cells).
+        for run in _runs(el):
+            text = " ".join(run.text.split())
+            if text:
+                out.append(_block(run, f"{path}/~", text, hashes))
+        return
+    if only is None:
+        text = el.text_content()
+    else:  # the same text as el.text_content() (a comment's is not text), without XPath
+        inner = _text(only) if isinstance(only.tag, str) else ""
+        text = f"{el.text or ''}{inner}{only.tail or ''}"
+    text = " ".join(text.split())
+    if text:
+        out.append(_block(el, path, text, hashes))
+
+
+def _text(el: HtmlElement) -> str:
+    """``el.text_content()``; an element without children has its ``.text`` alone (an XPath
+    evaluation costs ten times the attribute)."""
+    return el.text_content() if len(el) else el.text or ""
 
 
 def _trim(path: str) -> str:
@@ -211,9 +307,7 @@ def _trim(path: str) -> str:
 def _block(
     el: HtmlElement | _Run, path: str, text: str, hashes: dict[str, int]
 ) -> tuple[Any, int, int, int, int]:
-    path_hash = hashes.get(path)
-    if path_hash is None:  # a page has many blocks at one place
-        path_hash = hashes[path] = _stable_hash(path)
+    path_hash = _path_hash(path)
     words = text.count(" ") + 1
     folded = _DIGITS.sub("0", text[:_MAX_TEXT])
     if words <= SHORT_WORDS and "0" in folded:
@@ -230,18 +324,21 @@ def _label_key(el: HtmlElement | _Run, path: str, text: str, hashes: dict[str, i
 
     "Read more: <a>story</a>", "Trending: <a>story</a>" between the paragraphs: the linked
     story changes from page to page, so the block's key never recurs, but its label does."""
-    if (not isinstance(el, _Run) and len(el) == 1 and el[0].tag == "a"
-            and not (el.text or "").strip() and not (el[0].tail or "").strip()):
-        # one link and nothing else, as menus are made: no need to measure the link's text
-        label = f"{path}\x01"
-        key = hashes.get(label)
-        if key is None:
-            key = hashes[label] = _stable_hash(label)
-        return -key
-    anchors = _anchors(el)
+    if isinstance(el, _Run):
+        anchors = _anchors(el)
+    else:
+        n = len(el)
+        if not n:
+            return 0  # no child, no link (a block is never an <a> itself)
+        if n == 1 and not (el.text or "").strip():
+            child = el[0]
+            if child.tag == "a" and not (child.tail or "").strip():
+                # one link and nothing else, as menus are made: no need to measure its text
+                return -_bare_link_key(path)
+        anchors = list(el.iter("a"))
     if not anchors:
         return 0
-    links = [" ".join(a.text_content().split()) for a in anchors]
+    links = [" ".join(_text(a).split()) for a in anchors]
     # ``text`` is whitespace-normalised: its length less its spaces counts its characters
     linked = sum(len(link) - link.count(" ") for link in links)
     if linked < LINK_SHARE * (len(text) - text.count(" ")):
