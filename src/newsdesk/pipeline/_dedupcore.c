@@ -378,20 +378,8 @@ static int normalise(PyObject *text, Buf *out) {
 #define NORMALISE_CHAR NORMALISE_CHAR_BODY(c = latin1_low[c])
         NORMALISE_LOOP(Py_UCS1, LOAD16_UCS1);
 #undef NORMALISE_CHAR
-    } else if (kind == PyUnicode_2BYTE_KIND) {
-#define NORMALISE_CHAR NORMALISE_CHAR_BODY({                                  \
-            if (c == 0x3A3 || (c >= 0xD800 && c <= 0xDFFF))                   \
-                return normalise_slow(text, out);                             \
-            if (c == 0x130) { /* "\u0130".lower() == "i\u0307" (Turkish) */    \
-                w[j++] = 'i';                                                 \
-                c = 0x307;                                                    \
-            } else {                                                          \
-                c = lower_wide(c);                                            \
-            }                                                                 \
-        })
-        NORMALISE_LOOP(Py_UCS2, LOAD16_UCS2);
-#undef NORMALISE_CHAR
     } else {
+        /* 2- and 4-byte kinds: the same test per character */
 #define NORMALISE_CHAR NORMALISE_CHAR_BODY({                                  \
             if (c == 0x3A3 || (c >= 0xD800 && c <= 0xDFFF))                   \
                 return normalise_slow(text, out);                             \
@@ -402,7 +390,11 @@ static int normalise(PyObject *text, Buf *out) {
                 c = lower_wide(c);                                            \
             }                                                                 \
         })
-        NORMALISE_LOOP(Py_UCS4, LOAD16_UCS4);
+        if (kind == PyUnicode_2BYTE_KIND) {
+            NORMALISE_LOOP(Py_UCS2, LOAD16_UCS2);
+        } else {
+            NORMALISE_LOOP(Py_UCS4, LOAD16_UCS4);
+        }
 #undef NORMALISE_CHAR
     }
 #undef NORMALISE_LOOP

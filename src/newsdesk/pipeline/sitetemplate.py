@@ -137,8 +137,7 @@ def _step(tag: str, ident: str | None, cls: str | None) -> str:
 # memo: (parent's path, tag, id, class) -> the element's path, trimmed to _PATH_DEPTH steps;
 # a site's pages (and one page's repeated items) open the same places over and over
 _PATHS: dict[tuple[str | None, str, str | None, str | None], str] = {}
-_PATH_HASHES: dict[str, int] = {}  # memo: path -> _stable_hash(path)
-_BARE_LINKS: dict[str, int] = {}  # memo: path -> _stable_hash(path + "\x01")
+_HASHES: dict[str, int] = {}  # memo of _stable_hash (see _memo_hash)
 
 
 def _child_path(parent: str | None, el: HtmlElement) -> str:
@@ -166,23 +165,19 @@ def _child_path(parent: str | None, el: HtmlElement) -> str:
     return path
 
 
+def _memo_hash(data: str) -> int:
+    """_stable_hash, memoised: paths (and a bare link's key at its path) repeat across pages."""
+    value = _HASHES.get(data)
+    if value is None:
+        if len(_HASHES) > 200_000:
+            _HASHES.clear()
+        value = _HASHES[data] = _stable_hash(data)
+    return value
+
+
 def _bare_link_key(path: str) -> int:
     """_label_key of a block that is one link alone: its label is empty."""
-    value = _BARE_LINKS.get(path)
-    if value is None:
-        if len(_BARE_LINKS) > 100_000:
-            _BARE_LINKS.clear()
-        value = _BARE_LINKS[path] = _stable_hash(f"{path}\x01")
-    return value
-
-
-def _path_hash(path: str) -> int:
-    value = _PATH_HASHES.get(path)
-    if value is None:
-        if len(_PATH_HASHES) > 100_000:
-            _PATH_HASHES.clear()
-        value = _PATH_HASHES[path] = _stable_hash(path)
-    return value
+    return _memo_hash(f"{path}\x01")
 
 
 @dataclass(frozen=True)
@@ -307,7 +302,7 @@ def _trim(path: str) -> str:
 def _block(
     el: HtmlElement | _Run, path: str, text: str, hashes: dict[str, int]
 ) -> tuple[Any, int, int, int, int]:
-    path_hash = _path_hash(path)
+    path_hash = _memo_hash(path)
     words = text.count(" ") + 1
     folded = _DIGITS.sub("0", text[:_MAX_TEXT])
     if words <= SHORT_WORDS and "0" in folded:
