@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pytest
 
@@ -28,6 +28,14 @@ AUTHORS = {
 }
 WORDS = ["council", "harbour", "budget", "ferry", "bridge", "teachers", "orchard", "festival", "tunnel", "rainfall", "archive", "stadium", "railway", "museum", "clinic", "library", "market", "tower", "garden", "canal", "factory", "vineyard"]
 
+
+
+def _learnt_pages(pages: Iterable[str]) -> SiteTemplate:
+    """A site template that learnt these pages, in order."""
+    template = SiteTemplate()
+    for html in pages:
+        template.learn(page_blocks(html))
+    return template
 
 def _sentence(rng: random.Random, n: int = 18) -> str:
     words = [rng.choice(WORDS) for _ in range(n)]
@@ -74,10 +82,7 @@ BOILERPLATE = ["ADVERTISEMENT", "Denial of responsibility", "Next page", "covers
 
 
 def _learnt(pages: range) -> SiteTemplate:
-    template = SiteTemplate()
-    for i in pages:
-        template.learn(page_blocks(site_page(i)))
-    return template
+    return _learnt_pages(site_page(i) for i in pages)
 
 
 def test_seed_case_pages_of_one_site_come_out_clean() -> None:
@@ -122,9 +127,7 @@ def _old_layout_cell(before: str, after: str) -> Callable[[int], str]:
 def test_recurring_lines_in_an_old_layout_cell_go(before: str, after: str,
                                                   site_lines: list[str]) -> None:
     page = _old_layout_cell(before, after)
-    template = SiteTemplate()
-    for i in range(6):
-        template.learn(page_blocks(page(i)))
+    template = _learnt_pages(page(i) for i in range(6))
     single = extract(page(50)).text
     text = extract(page(50), site=template).text
     assert all(line in single for line in site_lines)
@@ -165,9 +168,7 @@ def test_recurring_links_in_the_article_cell_go_even_where_the_cell_holds_much_t
 def test_a_quote_in_two_articles_is_not_boilerplate() -> None:
     quote = ("The mayor said the ferry would run every hour again from the spring on, whatever "
              "the budget.")
-    template = SiteTemplate()
-    for i in range(8):
-        template.learn(page_blocks(site_page(i, quote=quote if i in (3, 5) else None)))
+    template = _learnt_pages(site_page(i, quote=quote if i in (3, 5) else None) for i in range(8))
     assert quote in extract(site_page(200, quote=quote), site=template).text
 
 
@@ -175,18 +176,14 @@ def test_a_recurring_long_paragraph_in_few_pages_stays() -> None:
     # Three of thirty articles carry the same long background paragraph at the same place:
     # recurring text, but long and on few pages: it belongs to those articles.
     background = " ".join(["The tunnel project was approved in 2019 after a decade of debate"] * 2)
-    template = SiteTemplate()
-    for i in range(30):
-        template.learn(page_blocks(site_page(i, quote=background if i in (2, 9, 17) else None)))
+    template = _learnt_pages(site_page(i, quote=background if i in (2, 9, 17) else None) for i in range(30))
     assert "approved in 2019" in extract(site_page(300, quote=background), site=template).text
 
 
 def test_a_stock_sentence_among_the_paragraphs_stays() -> None:
     # Short and on many pages, but one of many paragraphs where it sits: article text.
     stock = "The company did not respond to a request for comment."
-    template = SiteTemplate()
-    for i in range(60):
-        template.learn(page_blocks(site_page(i, quote=stock if i % 10 == 0 else None)))
+    template = _learnt_pages(site_page(i, quote=stock if i % 10 == 0 else None) for i in range(60))
     assert stock in extract(site_page(600, quote=stock), site=template).text
 
 
@@ -205,9 +202,7 @@ def test_the_same_article_at_several_urls_is_not_learnt_as_template() -> None:
 def test_a_page_never_loses_all_its_long_text() -> None:
     # Even a template that has met this very article (a copy learnt before the copy check
     # could know it) does not strip the article's paragraphs: only its short blocks go.
-    template = SiteTemplate()
-    for n in range(5):
-        template.learn(page_blocks(site_page(100 + n)))
+    template = _learnt(range(100, 105))
     article = page_blocks(site_page(7))
     for _ in range(4):  # force-learn the same article as if it were other pages
         template._learnt.clear()
@@ -265,9 +260,7 @@ def test_template_survives_a_redesign() -> None:
 
 
 def test_model_is_bounded_and_round_trips() -> None:
-    template = SiteTemplate()
-    for i in range(400):
-        template.learn(page_blocks(site_page(i)))
+    template = _learnt(range(400))
     assert len(template) <= MAX_KEYS
     data = template.to_bytes()
     assert len(data) < 200_000
@@ -318,9 +311,7 @@ def test_a_recurring_label_of_changing_links_goes() -> None:
     def page(i: int) -> str:
         return _with(i, after=f'<p>Read more: <a href="/s/{i}">{_story_title(i)}</a></p>')
 
-    template = SiteTemplate()
-    for i in range(6):
-        template.learn(page_blocks(page(i)))
+    template = _learnt_pages(page(i) for i in range(6))
     html = page(60)
     assert _story_title(60) in extract(html).text
     text = extract(html, site=template).text
@@ -340,9 +331,7 @@ def test_a_date_line_with_changing_day_and_month_names_goes() -> None:
         line = f"Last updated: {days[i % 7]}, {1 + i} {months[i % 5]} 2026, 1{i % 10}:0{i % 6} GMT"
         return _with(i, before=f"<p>{line}</p>")
 
-    template = SiteTemplate()
-    for i in range(6):
-        template.learn(page_blocks(page(i)))
+    template = _learnt_pages(page(i) for i in range(6))
     html = page(13)
     assert "Last updated" in extract(html).text
     assert "Last updated" not in extract(html, site=template).text
@@ -359,9 +348,7 @@ def test_a_recurring_label_takes_the_links_after_it_in_a_shared_cell() -> None:
         return (f"<html><body><table><tr><td><h1>Story {i}</h1>{paras}<br>{also}"
                 "</td></tr></table></body></html>")
 
-    template = SiteTemplate()
-    for i in range(20):
-        template.learn(page_blocks(page(i, i < 4)))  # on 4 of 20 pages: not on half of them
+    template = _learnt_pages(page(i, i < 4) for i in range(20))  # on 4 of 20 pages: not on half of them
     html = page(50, True)
     assert _story_title(50) in extract(html).text
     text = extract(html, site=template).text
@@ -378,9 +365,7 @@ COPYRIGHT = ("Copyright 2026 Valley Wire Service. All rights reserved. This mate
 def test_a_recurring_long_line_that_closes_the_text_goes() -> None:
     # a wire service's notice after the paragraphs of its stories (3 of 20 pages): too few
     # pages for a long text among the paragraphs, but it closes the article's place
-    template = SiteTemplate()
-    for i in range(20):
-        template.learn(page_blocks(_with(i, after=f"<p>{COPYRIGHT}</p>" if i % 7 == 0 else "")))
+    template = _learnt_pages(_with(i, after=f"<p>{COPYRIGHT}</p>" if i % 7 == 0 else "") for i in range(20))
     html = _with(30, after=f"<p>{COPYRIGHT}</p>")
     assert "Valley Wire" in extract(html).text
     text = extract(html, site=template).text
@@ -421,9 +406,7 @@ def test_a_bare_link_among_the_paragraphs_goes_but_not_from_a_list_of_links() ->
         html = site_page(i).replace("<p>", teaser + "<p>", 3).replace(teaser, "", 2)
         return html.replace('<div class="kq">', f'<div class="rel">{related}</div><div class="kq">')
 
-    template = SiteTemplate()
-    for i in range(6):
-        template.learn(page_blocks(page(i)))
+    template = _learnt_pages(page(i) for i in range(6))
     html = page(60)
     assert _story_title(60) in extract(html).text
     text = extract(html, site=template).text

@@ -757,6 +757,21 @@ static size_t difference_scalar(const uint32_t *a, size_t na, const uint32_t *b,
     return k;
 }
 
+/* The lanes of a block a[0..n) not met in b (``met``: those found so far), compared against
+ * the rest of b one by one, written masked to out; returns how many. */
+static inline size_t unmet_lanes(const uint32_t *a, int n, unsigned met, const uint32_t *b,
+                                 size_t nb, uint32_t mask, uint32_t *out) {
+    size_t k = 0;
+    for (int l = 0; l < n; l++) {
+        uint32_t x = a[l];
+        int found = (met >> l) & 1;
+        for (size_t q = 0; q < nb && !found; q++) found = b[q] == x;
+        out[k] = x & mask;
+        k += !found;
+    }
+    return k;
+}
+
 static size_t difference_idx_sse2(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
                                   uint32_t mask, uint32_t *out) {
 #if defined(__SSE2__)
@@ -783,13 +798,7 @@ static size_t difference_idx_sse2(const uint32_t *a, size_t na, const uint32_t *
         j += (size_t)(bmax <= amax) * 4;
     }
     if (met) { /* an a-block left half-compared: its other lanes against the rest of b */
-        for (int l = 0; l < 4; l++) {
-            uint32_t x = a[i + l];
-            int found = (met >> l) & 1;
-            for (size_t q = j; q < nb && !found; q++) found = b[q] == x;
-            out[k] = x & mask;
-            k += !found;
-        }
+        k += unmet_lanes(a + i, 4, met, b + j, nb - j, mask, out + k);
         i += 4;
     }
     return k + difference_scalar(a + i, na - i, b + j, nb - j, mask, out + k);
@@ -828,13 +837,7 @@ __attribute__((target("avx2"))) static size_t difference_idx_avx2(const uint32_t
     }
     _mm256_zeroupper();
     if (met) { /* an a-block left half-compared: its other lanes against the rest of b */
-        for (int l = 0; l < 8; l++) {
-            uint32_t x = a[i + l];
-            int found = (met >> l) & 1;
-            for (size_t q = j; q < nb && !found; q++) found = b[q] == x;
-            out[k] = x & mask;
-            k += !found;
-        }
+        k += unmet_lanes(a + i, 8, met, b + j, nb - j, mask, out + k);
         i += 8;
     }
     return k + difference_idx_sse2(a + i, na - i, b + j, nb - j, mask, out + k);
