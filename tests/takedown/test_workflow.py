@@ -454,3 +454,14 @@ async def test_daemon_sla_pass_never_raises(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr(workflow, "sla_pass", boom)
     await daemon.sla_pass()  # logged, not raised
+
+
+def test_public_ids_never_look_like_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `newsdesk takedown approve ID` must take every id: argparse reads "-x..." as an option
+    import secrets
+
+    from newsdesk.takedown.models import new_public_id
+
+    tokens = iter(["-leading-dash", "_ok-token_"])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(tokens))
+    assert new_public_id() == "_ok-token_"

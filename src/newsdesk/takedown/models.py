@@ -22,8 +22,11 @@ def token_hash(token: str) -> str:
 
 
 def new_public_id() -> str:
-    # Unguessable, so one requester cannot read another's status page by counting.
-    return secrets.token_urlsafe(12)
+    # Unguessable, so one requester cannot read another's status page by counting. Never with a
+    # leading "-": `newsdesk takedown approve -x...` would read it as an option (1 id in 64).
+    while (public_id := secrets.token_urlsafe(12)).startswith("-"):
+        pass
+    return public_id
 
 
 class TakedownRequest(models.Model):
