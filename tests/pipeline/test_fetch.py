@@ -12,9 +12,13 @@ import asyncio
 import codecs
 import contextlib
 import email.utils
+import gc
 import ipaddress
 import pickle
+import shutil
 import socket
+import ssl
+import subprocess
 import time
 import tracemalloc
 import zlib
@@ -22,10 +26,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import aiohttp
 import brotli
 import httpx
 import pytest
 
+from newsdesk.pipeline import fetch as fetch_module
 from newsdesk.pipeline.encoding import decode_body, sniff_declared_charset
 from newsdesk.pipeline.fetch import (
     FetchConfig,
@@ -34,7 +40,8 @@ from newsdesk.pipeline.fetch import (
     FetchResult,
     _AddressGuard,
     _GuardError,
-    _PinnedBackend,
+    _PinnedResolver,
+    _PinnedTransport,
 )
 
 MB = 1024 * 1024
@@ -835,22 +842,284 @@ async def test_connection_pinned_to_checked_address(serve: Any, make_fetcher: An
 
 
 async def test_connection_layer_vets_addresses_itself(serve: Any) -> None:
-    """Defence in depth: the pinned backend re-checks whenever it resolves (e.g. the vetted
+    """Defence in depth: the transport re-checks every request with the guard (e.g. the vetted
     answer expired while the request queued behind host_delay or a Retry-After)."""
     server = await serve(ok)
     resolver = stub_resolver({"x.test": ["127.0.0.1"]})
-    strict = _PinnedBackend(_AddressGuard(resolver, allow_private=False))
-    with pytest.raises(_GuardError) as info:
-        await strict.connect_tcp("x.test", server.port)
+    url = f"http://x.test:{server.port}/"
+    strict = _PinnedTransport(
+        _AddressGuard(resolver, allow_private=False), max_connections=4, max_idle=4, keepalive=5.0
+    )
+    try:
+        # aiohttp never asks its resolver about IP literals: the transport's own check must.
+        for target in (url, server.base + "/"):
+            with pytest.raises(_GuardError) as info:
+                await strict.handle_async_request(httpx.Request("GET", target))
+            assert info.value.reason == "ssrf"
+    finally:
+        await strict.aclose()
+    await asyncio.sleep(0.05)
+    assert server.connections == 0
+
+    lenient = _PinnedTransport(
+        _AddressGuard(resolver, allow_private=True), max_connections=4, max_idle=4, keepalive=5.0
+    )
+    try:
+        response = await lenient.handle_async_request(httpx.Request("GET", url))
+        assert (response.status_code, await response.aread()) == (200, b"hello")
+    finally:
+        await lenient.aclose()
+    assert server.connections == 1
+
+
+async def test_aiohttp_connects_only_where_the_resolver_points(serve: Any) -> None:
+    """The connection-time pin itself: aiohttp asks _PinnedResolver, and a refusal surfaces as
+    the guard's own error (aiohttp does not wrap it) before any socket is opened."""
+    server = await serve(ok)
+    resolver = stub_resolver({"x.test": ["127.0.0.1"]})
+    url = f"http://x.test:{server.port}/"
+
+    def session(allow_private: bool) -> aiohttp.ClientSession:
+        pinned = _PinnedResolver(_AddressGuard(resolver, allow_private=allow_private))
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(resolver=pinned, use_dns_cache=False)
+        )
+
+    async with session(allow_private=False) as strict:
+        with pytest.raises(_GuardError) as info:
+            await strict.get(url)
     assert info.value.reason == "ssrf"
     await asyncio.sleep(0.05)
     assert server.connections == 0
 
-    lenient = _PinnedBackend(_AddressGuard(resolver, allow_private=True))
-    stream = await lenient.connect_tcp("x.test", server.port)
-    await stream.aclose()
-    await asyncio.sleep(0.05)
+    async with session(allow_private=True) as lenient, lenient.get(url) as response:
+        assert await response.read() == b"hello"
     assert server.connections == 1
+
+
+async def test_transport_rechecks_at_connect_time(
+    serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the vetted answer has expired by the time aiohttp connects, its lookup goes through
+    the guard again, and a bad answer then stops the connection."""
+    monkeypatch.setattr(fetch_module, "_DNS_TTL", 0.0)  # every lookup reaches the resolver
+    server = await serve(ok)
+    calls: list[str] = []
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return ["127.0.0.1"] if len(calls) == 1 else ["not-an-ip"]
+
+    transport = _PinnedTransport(
+        _AddressGuard(rebinding, allow_private=True), max_connections=4, max_idle=4, keepalive=5.0
+    )
+    try:
+        with pytest.raises(_GuardError) as info:
+            await transport.handle_async_request(
+                httpx.Request("GET", f"http://rebind.test:{server.port}/")
+            )
+    finally:
+        await transport.aclose()
+    assert info.value.reason == "ssrf"
+    assert calls == ["rebind.test", "rebind.test"]  # the transport's check, then aiohttp's
+    await asyncio.sleep(0.05)
+    assert server.connections == 0
+
+
+@dataclass
+class KeepAliveServer:
+    """Answers any number of requests per connection (``Server`` closes after one)."""
+
+    base: str = ""
+    connections: int = 0
+    closed: int = 0  # connections the client hung up
+    _server: asyncio.Server | None = None
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    async def _on_connection(self, reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                body = b"x" * (2 * MB) if head.startswith(b"GET /big ") else b"ok"
+                w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                await w.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.closed += 1
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._tasks.discard(task)
+            w.close()
+
+
+@pytest.fixture
+async def keepalive_servers() -> AsyncIterator[Callable[[], Awaitable[KeepAliveServer]]]:
+    servers: list[KeepAliveServer] = []
+
+    async def start() -> KeepAliveServer:
+        server = KeepAliveServer()
+        server._server = await asyncio.start_server(server._on_connection, "127.0.0.1", 0)
+        server.base = f"http://127.0.0.1:{server._server.sockets[0].getsockname()[1]}"
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        assert server._server is not None
+        server._server.close()
+        for task in list(server._tasks):
+            task.cancel()
+        await asyncio.gather(*server._tasks, return_exceptions=True)
+
+
+async def test_keepalive_pool_reuses_and_drops_unfinished(
+    keepalive_servers: Any, make_fetcher: Any
+) -> None:
+    server = await keepalive_servers()
+    fetcher = make_fetcher()
+    assert (await fetcher.fetch(server.base + "/a")).body == b"ok"
+    assert (await fetcher.fetch(server.base + "/b")).body == b"ok"
+    assert server.connections == 1  # kept alive and reused
+    assert (await fetch_error(fetcher, server.base + "/big")).reason == "too_large"
+    assert (await fetcher.fetch(server.base + "/c")).body == b"ok"
+    assert server.connections == 2  # the unread body's connection was hung up, not reused
+
+
+async def test_idle_pool_is_bounded(keepalive_servers: Any) -> None:
+    a, b, c = [await keepalive_servers() for _ in range(3)]
+    transport = _PinnedTransport(
+        _AddressGuard(stub_resolver({}), allow_private=True),
+        max_connections=4, max_idle=1, keepalive=5.0,
+    )  # fmt: skip
+
+    async def get(server: KeepAliveServer) -> None:
+        response = await transport.handle_async_request(httpx.Request("GET", server.base + "/"))
+        assert await response.aread() == b"ok"
+        await response.aclose()
+
+    try:
+        for server in (a, b, c, c):
+            await get(server)
+        await asyncio.sleep(0.05)
+        # Only the most recently used idle connection is kept; the others were closed.
+        assert [s.closed for s in (a, b, c)] == [1, 1, 0]
+        assert c.connections == 1
+        await get(a)
+        assert a.connections == 2
+    finally:
+        await transport.aclose()
+
+
+async def test_repeated_headers_kept_and_no_cookies(serve: Any, make_fetcher: Any) -> None:
+    async def handler(req: Req, w: asyncio.StreamWriter) -> None:
+        await reply(
+            w,
+            body=req.headers.get("cookie", "no cookie").encode(),
+            headers=(
+                "Set-Cookie: a=1; Path=/",
+                "Set-Cookie: b=2; Path=/",
+                "X-Robots-Tag: googlebot: nofollow",
+                "X-Robots-Tag: newsdesk: noarchive",
+                "X-Big: " + "v" * 20_000,  # over aiohttp's default 8190-byte limit
+            ),
+        )
+
+    server = await serve(handler)
+    # A name, not an IP: cookie jars commonly refuse cookies for IP hosts anyway.
+    fetcher = make_fetcher(resolver=stub_resolver({"news.test": ["127.0.0.1"]}))
+    url = f"http://news.test:{server.port}/"
+    first = await fetcher.fetch(url)
+    assert first.headers["x-robots-tag"] == "googlebot: nofollow, newsdesk: noarchive"
+    assert first.noarchive
+    assert first.headers["set-cookie"] == "a=1; Path=/, b=2; Path=/"
+    assert len(first.headers["x-big"]) == 20_000
+    assert (await fetcher.fetch(url)).body == b"no cookie"
+
+    transport = _PinnedTransport(
+        _AddressGuard(stub_resolver({}), allow_private=True), max_connections=4, max_idle=4, keepalive=5.0
+    )
+    try:
+        response = await transport.handle_async_request(httpx.Request("GET", server.base + "/"))
+        await response.aclose()
+    finally:
+        await transport.aclose()
+    assert response.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2; Path=/"]
+
+
+async def test_proxy_environment_ignored(
+    serve: Any, make_fetcher: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy would connect on our behalf and so bypass the address pin.
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # discard port: nothing listens
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    server = await serve(ok)
+    result = await make_fetcher().fetch(server.base + "/direct")
+    assert result.body == b"hello" and server.paths == ["/direct"]
+
+
+async def test_tls_verified_against_ssl_cert_file(
+    make_fetcher: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """Certificates are verified, for the real hostname although the socket is pinned to
+    127.0.0.1, and SSL_CERT_FILE is honoured."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "2", "-subj", "/CN=news.test", "-addext",
+         "subjectAltName=DNS:news.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def on_connection(reader: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            await reader.readuntil(b"\r\n\r\n")
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure")
+            await w.drain()
+        w.close()
+
+    server = await asyncio.start_server(on_connection, "127.0.0.1", 0, ssl=context)
+    url = f"https://news.test:{server.sockets[0].getsockname()[1]}/"
+    resolver = stub_resolver({"news.test": ["127.0.0.1"]})
+    loop = asyncio.get_running_loop()
+    handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, _context: None)  # the refused handshake's log
+    try:
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        assert (await fetch_error(make_fetcher(resolver=resolver), url)).reason == "connect"
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        assert (await make_fetcher(resolver=resolver).fetch(url)).body == b"secure"
+    finally:
+        loop.set_exception_handler(handler)
+        server.close()
+
+
+async def test_aclose_leaves_nothing_open(serve: Any) -> None:
+    server = await serve(ok)
+    problems: list[str] = []
+    loop = asyncio.get_running_loop()
+    handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: problems.append(context["message"]))
+    try:
+        fetcher = Fetcher(BASE_CONFIG)
+        await fetcher.fetch(server.base + "/")
+        await fetcher.aclose()
+        del fetcher
+        gc.collect()  # an unclosed aiohttp session/connector reports itself when collected
+    finally:
+        loop.set_exception_handler(handler)
+    assert problems == []
 
 
 # --------------------------------------------------------------------------- charsets
