@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import trafilatura
 
+from newsdesk.pipeline import extract as extract_module
 from newsdesk.pipeline.extract import MAX_INPUT_BYTES, Extracted, ExtractionError, extract
 from newsdesk.pipeline.metrics import f1, shingle_scores
 from newsdesk.pipeline.sitetemplate import SiteTemplate
@@ -138,8 +139,14 @@ def test_layout_table_is_unwrapped_not_tabulated() -> None:
     assert "delays.\n\nOfficials said the new tunnel" in text
 
 
-def test_markdown_loses_no_text_against_trafilatura_plain_text() -> None:
-    """Every word trafilatura's own plain text has is in our Markdown (title counted)."""
+def test_markdown_loses_no_text_against_trafilatura_plain_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every word trafilatura's own plain text has is in our Markdown (title counted). The
+    rendering is checked: the blocks removed on purpose (related links, captions, a trailing
+    label) stay in."""
+    monkeypatch.setattr(extract_module, "_labels_and_captions", lambda tree: ([], []))
+    monkeypatch.setattr(extract_module, "_drop_trailing_label", lambda blocks: blocks)
     tokens = re.compile(r"\w+")
     pages = _big9_sample()[:12]
     for name, html, url, _ in pages:
@@ -320,6 +327,122 @@ def test_a_labelled_list_of_addresses_that_ends_the_text_goes() -> None:
     # an address line of the article's own, without a label, stays
     own = extract(_wire_story("<p>Follow the reporter at http://social.example/reporter</p>"))
     assert "http://social.example/reporter" in own.text
+
+
+def _teasers(n: int = 4) -> str:
+    return "".join(
+        f'<li><h3><a href="/story/{k}">Teaser headline number {k} about the zoo</a></h3>'
+        f"<p>A summary of teaser {k}: the keepers counted the penguins again this week.</p>"
+        "<span>Wire Agency</span></li>"
+        for k in range(n)
+    )
+
+
+def test_a_labelled_list_of_teasers_goes() -> None:
+    # "Recommended for You" and a list of linked headlines with summaries: other stories
+    text = extract(_wire_story(
+        f'<div class="stream"><h2>Recommended for You</h2><ul>{_teasers()}</ul></div>'
+    )).text
+    assert "Paragraph 5 of the flood story" in text
+    assert "Recommended" not in text and "Teaser headline" not in text
+    assert "penguins" not in text
+    # in another language, as a run of links after the label
+    text = extract(_wire_story(
+        "<p>Lesen Sie auch</p>"
+        + "".join(f'<p><a href="/s/{k}">Noch eine Geschichte Nummer {k}</a></p>' for k in range(3))
+    )).text
+    assert "Lesen Sie auch" not in text and "Geschichte" not in text
+    assert "Paragraph 5 of the flood story" in text
+
+
+def test_a_labelled_teaser_line_goes() -> None:
+    text = extract(_wire_story(
+        '<p><strong>Read more:</strong> <a href="/s/1">The ferry timetable changes again</a></p>'
+        "<p>Paragraph after the teaser: the council met on Tuesday to discuss the flood defences "
+        "and the cost of repairing the old bridge.</p>"
+    )).text
+    assert "Read more" not in text and "ferry timetable changes again" not in text
+    assert "Paragraph after the teaser" in text
+
+
+def test_a_section_called_related_that_is_not_links_stays() -> None:
+    # the label alone proves nothing: the article's own section, a sentence with a link
+    text = extract(_wire_story(
+        "<h2>Related</h2><p>The harbour master said the related damage to the quay walls would "
+        "be assessed next week, once the water level had dropped below the old marks.</p>"
+        '<p>Read more: the <a href="/r">report</a> of the river agency lists every flood of the '
+        "last century, with the height of the water at the bridge each time.</p>"
+    )).text
+    assert "damage to the quay walls" in text
+    assert "lists every flood of the last century" in text
+
+
+def test_a_label_that_ends_the_text_goes() -> None:
+    text = extract(_wire_story("<p><b>More from Example News</b></p>")).text
+    assert "Paragraph 5 of the flood story" in text and "More from" not in text
+
+
+def test_a_photo_caption_goes() -> None:
+    caption = "Volunteers fill sandbags by the quay on Monday evening."
+    for photo in (
+        f'<div class="story-photo"><img src="/p.jpg" width="300"><p class="imgCaption">{caption}'
+        "</p></div>",
+        f'<div class="photoCaptionBox"><p>{caption}</p></div>',
+        f'<table><tr><td><img src="/p.jpg" width="300"></td></tr><tr><td class="storyCaption">'
+        f"{caption}</td></tr></table>",
+    ):
+        text = extract(_wire_story(f"{photo}<p>Paragraph after the photo: the council met.</p>"))
+        assert "Volunteers fill sandbags" not in text.text, photo
+        assert "Paragraph after the photo" in text.text
+    # the same words as a paragraph of the article's own (a lead repeated under the photo) stay
+    text = extract(_wire_story(f"<p>{caption}</p>{photo}")).text
+    assert "Volunteers fill sandbags" in text
+
+
+_DECK = "The river rose past the old bridge overnight and the ferry now runs in the afternoon."
+
+
+def _decked(deck_markup: str, description: str = _DECK) -> str:
+    body = "".join(
+        f"<p>Paragraph {n} of the flood story: the harbour council met again on Tuesday and "
+        f"moved the ferry timetable, the budget and the repair of the quay walls.</p>"
+        for n in range(6)
+    )
+    return (
+        f'<html><head><title>River floods the harbour</title>'
+        f'<meta name="description" content="{description}"></head><body>'
+        f'<div class="head"><h1>River floods the harbour</h1>{deck_markup}</div>'
+        f"<article>{body}</article>"
+        f'<aside><a href="/other">Another story</a></aside></body></html>'
+    )
+
+
+def test_the_deck_under_the_headline_comes_first() -> None:
+    # a standfirst outside the article's container, which is also the page's description
+    text = extract(_decked(f'<p class="standfirst">{_DECK}</p>')).text
+    assert text.startswith(_DECK) and text.count("ferry now runs") == 1
+    assert "Paragraph 5 of the flood story" in text
+    # a deck with a link in it
+    linked = _DECK.replace("The river", '<a href="/topic/river">The river</a>')
+    assert extract(_decked(f"<p>{linked}</p>")).text.startswith(_DECK)
+
+
+def test_a_description_that_is_no_visible_deck_is_not_added() -> None:
+    # not on the page, or in a link (a teaser of this very story)
+    assert "ferry now runs" not in extract(_decked("")).text
+    teaser = f'<a href="/same-story"><p>{_DECK}</p></a>'
+    assert "ferry now runs" not in extract(_decked(teaser)).text
+
+
+def test_a_lead_paragraph_in_loose_text_is_kept() -> None:
+    # old markup: the lead paragraph as text after an empty <p/>, with a dateline that the
+    # description lacks
+    lead = f"HARBOURTOWN - {_DECK} More rain is due."
+    html = _decked("").replace(
+        "<article>", f'<article><div class="story"><p></p>\n{lead}\n<p>Paragraph one.</p></div>'
+    )
+    text = extract(html).text
+    assert text.startswith("HARBOURTOWN - The river rose") and "More rain is due." in text
 
 
 # --------------------------------------------------------------------------- recorded corpus
