@@ -145,8 +145,8 @@ def test_markdown_loses_no_text_against_trafilatura_plain_text(
     """Every word trafilatura's own plain text has is in our Markdown (title counted). The
     rendering is checked: the blocks removed on purpose (related links, captions, a trailing
     label) stay in."""
-    monkeypatch.setattr(extract_module, "_labels_and_captions", lambda tree: ([], []))
-    monkeypatch.setattr(extract_module, "_drop_trailing_label", lambda blocks: blocks)
+    monkeypatch.setattr(extract_module, "labels_and_captions", lambda tree: ([], []))
+    monkeypatch.setattr(extract_module, "drop_trailing_label", lambda blocks: blocks)
     tokens = re.compile(r"\w+")
     pages = _big9_sample()[:12]
     for name, html, url, _ in pages:

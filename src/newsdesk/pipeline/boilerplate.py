@@ -1,0 +1,410 @@
+"""Single-page boilerplate rules around trafilatura's body, on the rendered Markdown blocks:
+blocks of links to other stories that a label announces ("Recommended for you", "Lesen Sie
+auch") and photo captions leave the text; the deck under the headline, which trafilatura seldom
+takes, comes back in front of it. Recurring site blocks are sitetemplate's business.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml.html import HtmlElement
+
+from newsdesk.pipeline.markdown import NOT_ALNUM, escape_line_start, fold, inline_text
+
+# --------------------------------------------------------------------------- related content
+
+# Labels of the blocks that point away from the article ("Recommended for you", "From other
+# news sites", "Lesen Sie auch", "Читайте также"): the whole text of a heading or a label
+# element, in the major languages. A label alone proves nothing (an article may have a
+# section headed "Related"): what follows it must be a list of links or teasers.
+# bench/extraction.py, F1 without -> with: big9 0.9695 -> 0.9716, trafilatura-eval 0.9216 ->
+# 0.9224, newspaper4k 0.9192 -> 0.9196, fundus 0.9442 -> 0.9449, Readability's 0.8101 -> 0.8100
+# (its Wikipedia pages keep "See also", which is left out of the labels for that).
+_RELATED_LABEL = re.compile(
+    r"(?:"
+    # en
+    r"recommended(?: for you| stories| articles| reading| videos?)?"
+    r"|(?:you )?(?:may|might) also (?:like|enjoy|be interested in)"
+    r"|related(?: stories| articles| content| news| coverage| links| posts| topics| videos?"
+    r"| reading)?"
+    r"|more (?:from|on|in|about) [^\n]{1,40}"
+    r"|more (?:stories|news|headlines|articles)(?: from [^\n]{1,30})?"
+    r"|most (?:read|popular|viewed|shared|commented|emailed|watched)(?: [^\n]{1,25})?"
+    r"|(?:read|watch) (?:more|also|next)|also read|trending(?: now| stories| news| articles)?"
+    r"|top stories|latest (?:news|stories|headlines)|from other news sites"
+    r"|from (?:around|across) the web|around the web|from our partners|elsewhere on [^\n]{1,30}"
+    r"|what to read next|editor'?s'? picks|don'?t miss|popular (?:now|stories|articles)"
+    r"|in case you missed it|further reading|read more from [^\n]{1,30}|more to (?:read|explore)"
+    r"|next up|up next|keep reading"
+    # de
+    r"|mehr zum thema|mehr (?:aus|von|zu) [^\n]{1,30}|das könnte (?:sie|dich) (?:auch )?interessieren"
+    r"|auch interessant|lesen sie (?:auch|mehr)|weitere (?:artikel|nachrichten|themen)"
+    r"|meistgelesen|meist gelesen|am meisten gelesen|verwandte (?:artikel|themen)"
+    r"|zum thema|beliebte artikel|top-artikel"
+    # fr
+    r"|(?:à|a) lire (?:aussi|également)|lire aussi|sur le même (?:sujet|thème)|les plus lus"
+    r"|articles similaires|vous aimerez (?:aussi|également)|nos recommandations|voir aussi"
+    r"|dans la même rubrique|les plus partagés"
+    # es, pt, it
+    r"|le[ae] también|(?:también )?te puede interesar|noticias relacionadas|lo más leído"
+    r"|(?:las )?más leídas|relacionad[oa]s?|más noticias|te recomendamos|ver también"
+    r"|leia também|veja também|mais lidas|notícias relacionadas|você (?:também )?pode gostar"
+    r"|recomendado para você|leggi anche|potrebbe interessarti|ti potrebbe interessare"
+    r"|articoli correlati|(?:i )?più letti"
+    # nl, pl, sv, da, no
+    r"|lees ook|meest gelezen|gerelateerde artikelen|czytaj (?:też|także)|zobacz (?:też|także)"
+    r"|najczęściej czytane|polecamy|läs också|mest lästa?|læs også|les også|mest lest"
+    # ru, uk
+    r"|читайте (?:также|також)|смотрите также|дивіться також|похожие новости|схожі новини"
+    r"|самое читаемое|популярное|популярне|новости по теме|новини по темі|е?щё по теме"
+    r"|еще по теме|рекомендуем|рекомендуємо"
+    r")\s*[:»>›…]*",
+    re.IGNORECASE,
+)
+_MAX_LABEL_CHARS = 60
+# Elements a label (or a caption) is the text of, for a walk that lxml filters in C: a Python
+# object for each element is the walk's cost. Left out: links (a link called "More from ..."
+# closes a list rather than heads one), list items (a fifth of the elements, in menus; on the
+# gold sets 12 of 700 labels and no caption were one) and rare inline tags.
+_LABEL_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "div", "span", "p", "strong", "b", "em",
+               "td", "th", "dt", "header", "section", "figcaption")
+_TEASER_CHARS = 250  # a label and a link in one short block: "Trending: <a>story</a>"
+_ITEM_CHARS = 500  # a teaser item: a linked headline, maybe a summary line and a source
+_MAX_RELATED_CHARS = 6000  # a related block is not long
+_LINKED = 0.6  # share of a teaser line's words (besides its label) that are link text
+_TEASER_SHARE = 0.6  # share of a teaser list's items that have a link
+_MAX_LABEL_DEPTH = 3  # wrappers around a label ("<div class=hd><h2>Related</h2></div>")
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+def _linked_chars(elem: HtmlElement) -> int:
+    return sum(len(_squeezed(a.text_content())) for a in elem.iter("a"))
+
+
+def _teaser_items(items: list[HtmlElement]) -> bool:
+    """Short blocks, most of them with a link: a list of teasers (the rest are a note, a
+    caption, a source line)."""
+    linked = count = 0
+    for item in items:
+        text = _squeezed(item.text_content())
+        if len(text) > _ITEM_CHARS:
+            return False
+        if text:
+            count += 1
+            if any(len(_squeezed(a.text_content())) >= 3 for a in item.iter("a")):
+                linked += 1
+    return linked >= 2 and linked >= _TEASER_SHARE * count
+
+
+def _elements(elem: HtmlElement) -> list[HtmlElement]:
+    return [c for c in elem if isinstance(c.tag, str) and c.tag not in ("script", "style", "br")]
+
+
+def _related_section(label: HtmlElement) -> list[HtmlElement]:
+    """What a related-content label heads: its container when that holds the label and a list
+    of teasers (or a single short line of links), else the link blocks right after it; [] when
+    what follows is not links (a section of the article that happens to be called so)."""
+    text = _squeezed(label.text_content())
+    for _ in range(_MAX_LABEL_DEPTH):  # the label's own wrappers
+        parent = label.getparent()
+        if parent is None or _squeezed(parent.text_content()) != text:
+            break
+        label = parent
+    parent = label.getparent()
+    if parent is None or parent.tag in ("body", "html"):
+        return []
+    whole = _squeezed(parent.text_content())
+    rest = len(whole) - len(text)
+    first = not (parent.text or "").strip() and next(
+        (c for c in _elements(parent) if _squeezed(c.text_content())), None) is label
+    if first and len(whole) <= _MAX_RELATED_CHARS and rest > 0:
+        # the label heads its container: the container is the section
+        if len(whole) <= _TEASER_CHARS and not (label.tail or "").strip():
+            linked = _linked_chars(parent) - _linked_chars(label)
+            if linked >= _LINKED * rest:
+                return [parent]
+        items = [c for c in _elements(parent) if c is not label]
+        if len(items) == 1 and len(_squeezed(items[0].text_content())) >= 0.8 * rest:
+            items = _elements(items[0])
+        if _teaser_items(items):
+            return [parent]
+    if (label.tail or "").strip():
+        return []
+    run: list[HtmlElement] = []
+    for sibling in label.itersiblings():
+        if not isinstance(sibling.tag, str) or sibling.tag == "br":
+            continue
+        size = len(_squeezed(sibling.text_content()))
+        if not size:
+            continue
+        teasers = sibling.tag in ("ul", "ol") and _teaser_items(_elements(sibling))
+        if not teasers and (size > _TEASER_CHARS or _linked_chars(sibling) < _LINKED * size):
+            break
+        run.append(sibling)
+        if (sibling.tail or "").strip():
+            break
+    return [label, *run] if run else []
+
+
+def labels_and_captions(
+    tree: HtmlElement,
+) -> tuple[list[tuple[HtmlElement, str]], list[HtmlElement]]:
+    """One walk over the page: the elements whose text is a related-content label (with the
+    label), and the photo captions (see _captions)."""
+    root = tree.find("body")
+    if root is None:
+        root = tree
+    labels: list[tuple[HtmlElement, str]] = []
+    captions: list[HtmlElement] = []
+    for elem in root.iter(_LABEL_TAGS):
+        text = elem.text
+        if text and len(text) < _MAX_LABEL_CHARS:
+            stripped = text.strip()
+            if stripped and _RELATED_LABEL.fullmatch(stripped):
+                labels.append((elem, stripped))
+        if elem.tag == "figcaption" or "aption" in (elem.get("class") or ""):
+            captions.append(elem)
+    return labels, captions
+
+
+def related_sections(labels: list[tuple[HtmlElement, str]]) -> list[tuple[str, str]]:
+    """Related-content blocks found by their label (see _RELATED_LABEL), as (label, whole
+    text) comparison keys (fold)."""
+    found: list[tuple[str, str]] = []
+    taken: set[HtmlElement] = set()
+    for elem, label in labels:
+        if elem in taken or any(a in taken for a in elem.iterancestors()):
+            continue
+        if not len(elem):
+            section = _related_section(elem)
+        else:
+            # the label opens a block: "Trending: <a>story</a>" is a teaser line, "Related
+            # <span>...</span>" or "Read more about <b>the case</b> below" is not
+            whole = len(_squeezed(elem.text_content()))
+            rest = whole - len(_squeezed(label))
+            teaser = rest > 0 and whole <= _TEASER_CHARS and _linked_chars(elem) >= _LINKED * rest
+            section = [elem] if teaser else []
+        if section:
+            taken.update(section)
+            found.append((fold(label), fold(" ".join(e.text_content() for e in section))))
+    return found
+
+
+# Photo captions and credits: the text of a <figcaption> or of an element whose class says
+# caption. trafilatura keeps them as paragraphs of the article; the gold texts mostly do not
+# (big9: 19 of 20 captions in our text were not in its gold; fundus' figcaptions: 11 of 12).
+# A paragraph of the text that is such a caption, whole, goes, unless the page also has it as
+# a paragraph of its own (a lead repeated under the photo: the gold has it; without that check
+# fundus lost 0.0003). bench/extraction.py, F1 without -> with: big9 0.9741 -> 0.9749,
+# trafilatura-eval 0.9290 -> 0.9293, fundus unchanged (+0.00003), newspaper4k unchanged,
+# Readability's 0.80973 -> 0.80967 (one blog's figure captions are in its gold).
+_CAPTION_CHARS = (20, 400)
+
+
+def drop_captions(blocks: list[str], candidates: list[HtmlElement]) -> list[str]:
+    """Remove the paragraphs that are one of the page's photo captions, whole. ``candidates``
+    are the caption elements that labels_and_captions found."""
+    if not candidates:
+        return blocks
+    captions: dict[str, HtmlElement] = {}
+    for elem in candidates:
+        text = " ".join(elem.text_content().split())
+        if _CAPTION_CHARS[0] <= len(text) <= _CAPTION_CHARS[1] and (key := fold(text)):
+            captions[key] = elem
+    # a caption's first characters as rendered: folding every paragraph would cost more
+    heads = {" ".join(e.text_content().split())[:8] for e in captions.values()}
+    doomed = {
+        key for block in blocks
+        if _MD_MARKUP.sub("", block[:24])[:8] in heads and "\n" not in block and (key := fold(block)) in captions
+    }
+    if not doomed:
+        return blocks
+    # the same text as a paragraph of the page's own (a lead repeated under its photo) stays
+    starts = {" ".join(captions[key].text_content().split())[:16]: key for key in doomed}
+    elems = set(candidates)  # (the caption's and its paragraph's first characters as written)
+    tree = captions[next(iter(doomed))].getroottree()
+    for para in tree.iter("p"):
+        start = (para.text or "").lstrip()[:16]
+        if start in starts and para not in elems and not any(
+                a in elems for a in para.iterancestors()):
+            doomed.discard(starts[start])
+    return [b for b in blocks if "\n" in b or _MD_MARKUP.sub("", b[:24])[:8] not in heads
+            or fold(b) not in doomed]
+
+
+_MD_MARKUP = re.compile(r"^[#>\s]+|[*\\]")
+
+
+def drop_trailing_label(blocks: list[str]) -> list[str]:
+    """Remove a related-content label that ends the text with nothing after it ("Read more
+    from Example News:", its links were not taken as text)."""
+    while blocks and "\n" not in blocks[-1] and _RELATED_LABEL.fullmatch(
+        _MD_MARKUP.sub("", blocks[-1]).strip()
+    ):
+        blocks = blocks[:-1]
+    return blocks
+
+
+_LABEL_LINE_CHARS = 2 * _TEASER_CHARS  # a label's line: the label, or a teaser line in Markdown
+_LIST_MARKER = re.compile(r"^\s*(?:\d{1,9}[.)]\s)?")
+
+
+def drop_related(blocks: list[str], sections: list[tuple[str, str]]) -> list[str]:
+    """Remove from the text each related-content section: its label's line and the lines
+    right after it that are the section's text. Only the lines go: the page's tree is left as
+    it is, so trafilatura's choice of the main text is not changed (without a teaser widget in
+    the middle of an article, it took only the article's second half on one page)."""
+    if not sections or not blocks:
+        return blocks
+    lines = [(i, line) for i, block in enumerate(blocks) for line in block.split("\n")]
+    keys: dict[int, str] = {}
+
+    def key(n: int) -> str:  # folded when needed: most lines are never looked at
+        if n not in keys:
+            line = lines[n][1]
+            keys[n] = ("" if line.lstrip("-> ").startswith("![")
+                       else fold(_LIST_MARKER.sub("", line)))
+        return keys[n]
+
+    dropped: set[int] = set()
+    for label, whole in sections:
+        for n, (_i, line) in enumerate(lines):
+            if (n in dropped or len(line) > _LABEL_LINE_CHARS or not key(n).startswith(label)
+                    or key(n) not in whole):
+                continue
+            dropped.add(n)
+            for m in range(n + 1, len(lines)):
+                if m in dropped or (key(m) and key(m) not in whole):
+                    break
+                dropped.add(m)
+            break
+    if not dropped:
+        return blocks
+    kept: dict[int, list[str]] = {}
+    for n, (i, line) in enumerate(lines):
+        if n not in dropped:
+            kept.setdefault(i, []).append(line)
+    out = []
+    for i in range(len(blocks)):
+        text = "\n".join(kept.get(i, [])).strip("\n")
+        if text.strip(" >-"):
+            out.append(text)
+    return out
+
+
+# --------------------------------------------------------------------------- deck
+
+# The deck (standfirst, teaser): a summary sentence or two under the headline that the page
+# shows apart from the article's paragraphs, where trafilatura seldom looks. Pages give it as
+# their description too (og:description / meta description); it is taken when the page shows
+# that very text under the headline and the text lacks it. The gold texts differ: big9's and
+# fundus' have the deck, newspaper4k's and Readability's mostly not. bench/extraction.py, F1
+# without -> with: big9 0.9716 -> 0.9740, trafilatura-eval 0.9224 -> 0.9290, fundus 0.9449 ->
+# 0.9490, newspaper4k 0.9196 -> 0.9190, Readability's 0.8100 -> 0.8097.
+_DECK_MIN_WORDS = 5
+_DECK_MAX_CHARS = 600
+# A short text is a video's or a gallery's caption, whose page description is a teaser of
+# its own: a deck before it would be much of the text (np4k: two such pages lost 0.08-0.13 P).
+DECK_MIN_TEXT = 500
+DECK_SHARE = 5  # the text is at least this many times as long as the deck
+_DECK_WINDOW = 120  # elements (of _DECK_TAGS) after the headline where a deck may be
+_DATELINE_CHARS = 40  # a dateline before a deck that is the lead paragraph
+# Elements a deck or the headline is (or follows: <p/>, <br>), as a filter that lxml applies
+# in C: a Python object for every element of the page was most of this function's cost.
+_DECK_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "div", "span", "strong", "b", "em", "i",
+              "li", "td", "section", "header", "hgroup", "br", "font", "small")
+_HTML_SPECIALS = re.compile(r"[&<>\"'\u00a0]")  # written otherwise in markup (&amp; ...)
+_DECK_INLINE = frozenset({"a", "span", "strong", "b", "em", "i", "font", "small", "time"})
+_DECK_SKIP_ANCESTORS = frozenset(
+    {"a", "nav", "aside", "footer", "figure", "figcaption", "form", "button", "noscript",
+     "template", "script", "style", "head", "title", "select", "option"}
+)
+_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)\s*$")
+
+
+def _deck_match(found: str, key: str) -> bool:
+    """``found`` (a fold) is the description ``key``, maybe with a dateline before it ("SAN
+    FRANCISCO - ...") or the rest of a description cut short after it."""
+    pos = found.find(key)
+    return 0 <= pos <= _DATELINE_CHARS and len(found) <= 1.5 * len(key) + pos
+
+
+def _headline(elem: HtmlElement, title_key: str) -> bool:
+    heading = fold(elem.text_content())
+    return bool(heading) and (
+        heading == title_key
+        or (len(heading) >= 15 and (title_key.startswith(heading) or heading.startswith(title_key)))
+    )
+
+
+def visible_deck(tree: HtmlElement, description: str | None, title: str | None, text: str,
+          source: str = "") -> str | None:
+    """The page's visible deck, as text, when it is the page's description and not yet in
+    the text; else None. It must be where a deck is: after the headline (a heading that is the
+    title), or right after a heading of its own when no heading is the page's title."""
+    if not description or len(description) > _DECK_MAX_CHARS:
+        return None
+    description = " ".join(description.split())
+    if len(description.split()) < _DECK_MIN_WORDS or description[:40] in text:
+        return None  # (the text has it: mostly the lead paragraph)
+    key = fold(_ELLIPSIS.sub("", description))
+    title_key = fold(title or "")
+    if len(key) < 20 or key == title_key:
+        return None
+    needle = description[:12]
+    if source:
+        # the page's own words: a deck's start or end is in the page after <body> as written
+        # (unless markup or an entity is in the way: a link on its first word, "&amp;")
+        body_at = max(source.find("<body"), source.find("<BODY"), 0)
+        ends = (needle, _ELLIPSIS.sub("", description)[-12:])
+        if not any(_HTML_SPECIALS.search(end) or source.find(end, body_at) >= 0 for end in ends):
+            return None
+    deck = _find_deck(tree, description, key, title_key)
+    # in the text already, written otherwise (no accents folded here: fold's decomposition
+    # of a whole text costs more than the rest of this function)
+    if deck is None or NOT_ALNUM.sub("", _ELLIPSIS.sub("", description)).casefold()[
+        :60
+    ] in NOT_ALNUM.sub("", text).casefold():
+        return None
+    return deck
+
+
+def _find_deck(tree: HtmlElement, description: str, key: str, title_key: str) -> str | None:
+    """The deck's text: see deck."""
+    needle = description[:12]
+    root = tree.find("body")
+    if root is None:
+        return None
+    after = -1  # elements since the headline, -1 before it
+    for elem in root.iter(_DECK_TAGS):
+        tag = elem.tag
+        if after >= 0:
+            after += 1
+            if after > _DECK_WINDOW:
+                return None
+        elif title_key and tag in ("h1", "h2") and _headline(elem, title_key):
+            after = 0
+            continue
+        head = (elem.text or "").strip()
+        if not head and len(elem) and elem[0].tag in _DECK_INLINE:  # "<p><a>VW</a> has ..."
+            head = (elem[0].text or "").strip()
+        if head and (needle in head[: _DATELINE_CHARS + 12] or needle.startswith(head[:12])):
+            found = " ".join(elem.text_content().split())
+            headed = after >= 0 or (
+                (previous := elem.getprevious()) is not None and previous.tag in ("h1", "h2")
+            )
+            if (headed and _deck_match(fold(found), key)
+                    and not any(a.tag in _DECK_SKIP_ANCESTORS for a in elem.iterancestors())):
+                return escape_line_start(inline_text(found))
+        tail = elem.tail
+        if tail and after >= 0 and needle in tail.lstrip()[: _DATELINE_CHARS + 12]:
+            # loose text after an element: a lead paragraph trafilatura does not see
+            found = " ".join(tail.split())
+            if (_deck_match(fold(found), key)
+                    and not any(a.tag in _DECK_SKIP_ANCESTORS for a in elem.iterancestors())):
+                return escape_line_start(inline_text(found))
+    return None
