@@ -182,6 +182,12 @@ async def make_fetcher() -> AsyncIterator[Callable[..., Fetcher]]:
         await fetcher.aclose()
 
 
+def _transport(resolver: Any, *, allow_private: bool, max_idle: int = 4) -> _PinnedTransport:
+    """The Fetcher's own transport (aiohttp, pinned to vetted addresses), small pool."""
+    return _PinnedTransport(_AddressGuard(resolver, allow_private=allow_private),
+                            max_connections=4, max_idle=max_idle, keepalive=5.0)
+
+
 def _numeric_host(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -847,9 +853,7 @@ async def test_connection_layer_vets_addresses_itself(serve: Any) -> None:
     server = await serve(ok)
     resolver = stub_resolver({"x.test": ["127.0.0.1"]})
     url = f"http://x.test:{server.port}/"
-    strict = _PinnedTransport(
-        _AddressGuard(resolver, allow_private=False), max_connections=4, max_idle=4, keepalive=5.0
-    )
+    strict = _transport(resolver, allow_private=False)
     try:
         # aiohttp never asks its resolver about IP literals: the transport's own check must.
         for target in (url, server.base + "/"):
@@ -861,9 +865,7 @@ async def test_connection_layer_vets_addresses_itself(serve: Any) -> None:
     await asyncio.sleep(0.05)
     assert server.connections == 0
 
-    lenient = _PinnedTransport(
-        _AddressGuard(resolver, allow_private=True), max_connections=4, max_idle=4, keepalive=5.0
-    )
+    lenient = _transport(resolver, allow_private=True)
     try:
         response = await lenient.handle_async_request(httpx.Request("GET", url))
         assert (response.status_code, await response.aread()) == (200, b"hello")
@@ -910,9 +912,7 @@ async def test_transport_rechecks_at_connect_time(
         calls.append(host)
         return ["127.0.0.1"] if len(calls) == 1 else ["not-an-ip"]
 
-    transport = _PinnedTransport(
-        _AddressGuard(rebinding, allow_private=True), max_connections=4, max_idle=4, keepalive=5.0
-    )
+    transport = _transport(rebinding, allow_private=True)
     try:
         with pytest.raises(_GuardError) as info:
             await transport.handle_async_request(
@@ -991,10 +991,7 @@ async def test_keepalive_pool_reuses_and_drops_unfinished(
 
 async def test_idle_pool_is_bounded(keepalive_servers: Any) -> None:
     a, b, c = [await keepalive_servers() for _ in range(3)]
-    transport = _PinnedTransport(
-        _AddressGuard(stub_resolver({}), allow_private=True),
-        max_connections=4, max_idle=1, keepalive=5.0,
-    )  # fmt: skip
+    transport = _transport(stub_resolver({}), allow_private=True, max_idle=1)
 
     async def get(server: KeepAliveServer) -> None:
         response = await transport.handle_async_request(httpx.Request("GET", server.base + "/"))
@@ -1039,9 +1036,7 @@ async def test_repeated_headers_kept_and_no_cookies(serve: Any, make_fetcher: An
     assert len(first.headers["x-big"]) == 20_000
     assert (await fetcher.fetch(url)).body == b"no cookie"
 
-    transport = _PinnedTransport(
-        _AddressGuard(stub_resolver({}), allow_private=True), max_connections=4, max_idle=4, keepalive=5.0
-    )
+    transport = _transport(stub_resolver({}), allow_private=True)
     try:
         response = await transport.handle_async_request(httpx.Request("GET", server.base + "/"))
         await response.aclose()

@@ -309,8 +309,8 @@ _DECK_MIN_WORDS = 5
 _DECK_MAX_CHARS = 600
 # A short text is a video's or a gallery's caption, whose page description is a teaser of
 # its own: a deck before it would be much of the text (np4k: two such pages lost 0.08-0.13 P).
-DECK_MIN_TEXT = 500
-DECK_SHARE = 5  # the text is at least this many times as long as the deck
+_DECK_MIN_TEXT = 500
+_DECK_SHARE = 5  # the text is at least this many times as long as the deck
 _DECK_WINDOW = 120  # elements (of _DECK_TAGS) after the headline where a deck may be
 _DATELINE_CHARS = 40  # a dateline before a deck that is the lead paragraph
 # Elements a deck or the headline is (or follows: <p/>, <br>), as a filter that lxml applies
@@ -345,8 +345,9 @@ def visible_deck(tree: HtmlElement, description: str | None, title: str | None, 
           source: str = "") -> str | None:
     """The page's visible deck, as text, when it is the page's description and not yet in
     the text; else None. It must be where a deck is: after the headline (a heading that is the
-    title), or right after a heading of its own when no heading is the page's title."""
-    if not description or len(description) > _DECK_MAX_CHARS:
+    title), or right after a heading of its own when no heading is the page's title; and the
+    text must be long beside it (see _DECK_MIN_TEXT)."""
+    if not description or len(description) > _DECK_MAX_CHARS or len(text) < _DECK_MIN_TEXT:
         return None
     description = " ".join(description.split())
     if len(description.split()) < _DECK_MIN_WORDS or description[:40] in text:
@@ -364,13 +365,12 @@ def visible_deck(tree: HtmlElement, description: str | None, title: str | None, 
         if not any(_HTML_SPECIALS.search(end) or source.find(end, body_at) >= 0 for end in ends):
             return None
     deck = _find_deck(tree, description, key, title_key)
+    if deck is None or len(text) < _DECK_SHARE * len(deck):
+        return None
     # in the text already, written otherwise (no accents folded here: fold's decomposition
     # of a whole text costs more than the rest of this function)
-    if deck is None or NOT_ALNUM.sub("", _ELLIPSIS.sub("", description)).casefold()[
-        :60
-    ] in NOT_ALNUM.sub("", text).casefold():
-        return None
-    return deck
+    written = NOT_ALNUM.sub("", _ELLIPSIS.sub("", description)).casefold()[:60]
+    return None if written in NOT_ALNUM.sub("", text).casefold() else deck
 
 
 def _find_deck(tree: HtmlElement, description: str, key: str, title_key: str) -> str | None:

@@ -37,8 +37,6 @@ from trafilatura.settings import Document
 from trafilatura.utils import LANGID_FLAG, language_classifier
 
 from newsdesk.pipeline.boilerplate import (
-    DECK_MIN_TEXT,
-    DECK_SHARE,
     drop_captions,
     drop_related,
     drop_trailing_label,
@@ -548,9 +546,7 @@ def extract(
                          related_sections(labels), captions),
             source, title,
         )
-        if len(text) >= DECK_MIN_TEXT and (
-            deck := visible_deck(tree, doc.description, title, text, source)
-        ) and len(text) >= DECK_SHARE * len(deck):
+        if deck := visible_deck(tree, doc.description, title, text, source):
             text = f"{deck}\n\n{text}"
     language = _markup_language(tree)
     if language is None and LANGID_FLAG and len(text) > 200:
