@@ -390,6 +390,9 @@ def test_a_photo_caption_goes() -> None:
         f'<div class="photoCaptionBox"><p>{caption}</p></div>',
         f'<table><tr><td><img src="/p.jpg" width="300"></td></tr><tr><td class="storyCaption">'
         f"{caption}</td></tr></table>",
+        # an old table layout's caption under its photo: the class says "cap"
+        f'<table><tr><td><div><img src="/p.jpg" width="226"><div class="cap">{caption}</div>'
+        "</div></td></tr></table>",
     ):
         text = extract(_wire_story(f"{photo}<p>Paragraph after the photo: the council met.</p>"))
         assert "Volunteers fill sandbags" not in text.text, photo

@@ -166,7 +166,7 @@ def labels_and_captions(
             stripped = text.strip()
             if stripped and _RELATED_LABEL.fullmatch(stripped):
                 labels.append((elem, stripped))
-        if elem.tag == "figcaption" or "aption" in (elem.get("class") or ""):
+        if elem.tag == "figcaption" or _CAPTION_CLASS.search(elem.get("class") or ""):
             captions.append(elem)
     return labels, captions
 
@@ -202,7 +202,11 @@ def related_sections(labels: list[tuple[HtmlElement, str]]) -> list[tuple[str, s
 # fundus lost 0.0003). bench/extraction.py, F1 without -> with: big9 0.9741 -> 0.9749,
 # trafilatura-eval 0.9290 -> 0.9293, fundus unchanged (+0.00003), newspaper4k unchanged,
 # Readability's 0.80973 -> 0.80967 (one blog's figure captions are in its gold).
+# The class "cap" (BBC 2005-2009 layouts): big9 0.9749 -> 0.9758 (16 pages better, none worse),
+# no other set changed.
 _CAPTION_CHARS = (20, 400)
+# "caption" in a class ("wp-caption-text", "photoCaption"), or the class "cap" (BBC's layouts)
+_CAPTION_CLASS = re.compile(r"aption|(?:^|\s)cap(?:\s|$)")
 
 
 def drop_captions(blocks: list[str], candidates: list[HtmlElement]) -> list[str]:
