@@ -144,9 +144,10 @@ def test_markdown_loses_no_text_against_trafilatura_plain_text(
 ) -> None:
     """Every word trafilatura's own plain text has is in our Markdown (title counted). The
     rendering is checked: the blocks removed on purpose (related links, captions, a trailing
-    label) stay in."""
+    label, a byline) stay in."""
     monkeypatch.setattr(extract_module, "labels_and_captions", lambda tree: ([], []))
     monkeypatch.setattr(extract_module, "drop_trailing_label", lambda blocks: blocks)
+    monkeypatch.setattr(extract_module, "drop_bylines", lambda blocks, authors: blocks)
     tokens = re.compile(r"\w+")
     pages = _big9_sample()[:12]
     for name, html, url, _ in pages:
@@ -632,6 +633,7 @@ def test_article_images_are_markdown_images_with_alt_text() -> None:
 <figure><img src="/img/harbour dawn.jpg" alt="The harbour at dawn"></figure>
 <p>Work on the new quay starts in spring and should take two years, the mayor said.</p>
 <img src="/px.gif" width="1" height="1">
+<img src="https://stats.bugle.example/o.gif?page=1" alt="">
 <p>Residents welcomed the decision but asked for more night ferries to the islands.</p>
 <img src="data:image/png;base64,AAAA" alt="inline">
 <p>The ferry operator said it would publish a new timetable before the summer season.</p>
@@ -642,3 +644,33 @@ def test_article_images_are_markdown_images_with_alt_text() -> None:
     # in place: before the paragraph that follows it in the page
     assert blocks[blocks.index(image) + 1].startswith("Work on the new quay")
     assert "logo" not in text.lower() and "px.gif" not in text and "data:" not in text
+    assert "o.gif" not in text  # a counter's pixel, without a size
+
+
+def test_a_byline_line_at_the_top_of_the_text_goes() -> None:
+    for byline in (
+        "By JANE DOE, Associated Press Writer Sun Sep 11, 7:40 PM ET",
+        "Von Anna Muster und Karl Beispiel, Frankfurt",
+        "<em>Written by: Julie Example</em>",
+        "Por Ana María Ejemplo",
+    ):
+        text = extract(_wire_story("").replace("<h1>River floods the harbour</h1>",
+                                               f"<h1>River floods the harbour</h1><p>{byline}</p>")).text
+        assert text.startswith("Paragraph 0 of the flood story"), byline
+    # a name the page's metadata gives, followed by a date only
+    page = _wire_story("").replace(
+        "<html><body>", '<html><head><meta name="author" content="Liz Example"></head><body>'
+    ).replace("<h1>River floods the harbour</h1>",
+              "<h1>River floods the harbour</h1><p>Liz Example, 03.12.09, 06:00 PM EDT</p>")
+    result = extract(page)
+    assert result.authors == ("Liz Example",) and "03.12.09" not in result.text
+    # lead sentences and headings that start like a byline stay
+    for lead in (
+        "By the time the water reached the bridge, the ferry had stopped running for the day.",
+        "By John's account, the harbour wall gave way before midnight",
+        "Von Berlin nach Hamburg fuhr kein Zug mehr",
+        "By The Numbers",
+    ):
+        page = _wire_story("").replace("<h1>River floods the harbour</h1>",
+                                       f"<h1>River floods the harbour</h1><p>{lead}</p>")
+        assert lead.split()[2] in extract(page).text, lead

@@ -37,6 +37,7 @@ from trafilatura.settings import Document
 from trafilatura.utils import LANGID_FLAG, language_classifier
 
 from newsdesk.pipeline.boilerplate import (
+    drop_bylines,
     drop_captions,
     drop_related,
     drop_trailing_label,
@@ -246,7 +247,7 @@ def _strip_site_suffix(title: str | None, outlet_names: Iterable[str]) -> str | 
 def _to_markdown(
     body: _Element | None, title: str | None, tree: HtmlElement | None = None,
     url: str | None = None, related: list[tuple[str, str]] | None = None,
-    captions: list[HtmlElement] | None = None,
+    captions: list[HtmlElement] | None = None, authors: tuple[str, ...] = (),
 ) -> str:
     if body is None:
         return ""
@@ -256,6 +257,7 @@ def _to_markdown(
     blocks = drop_trailing_label(blocks)
     if tree is not None:
         blocks = with_images(blocks, tree, url)
+    blocks = drop_bylines(blocks, authors)  # after the images: one may be placed by a byline
     if captions:
         blocks = drop_captions(blocks, captions)
     return unicodedata.normalize("NFC", "\n\n".join(blocks))
@@ -532,6 +534,7 @@ def extract(
 
     outlets = _outlet_names(doc.sitename, page_url)
     title = _strip_site_suffix(doc.title, outlets) or None
+    authors = _clean_authors(doc.author, outlets)
     meta_noarchive = _meta_noarchive(tree)
     blocks = None
     text = ""
@@ -543,7 +546,7 @@ def extract(
         labels, captions = labels_and_captions(tree)
         text = _with_second_opinion(
             _to_markdown(_main_body(tree, url), title, tree, page_url,
-                         related_sections(labels), captions),
+                         related_sections(labels), captions, authors),
             source, title,
         )
         if deck := visible_deck(tree, doc.description, title, text, source):
@@ -554,7 +557,7 @@ def extract(
 
     return Extracted(
         title=title,
-        authors=_clean_authors(doc.author, outlets),
+        authors=authors,
         published=published,
         updated=updated,
         language=language,

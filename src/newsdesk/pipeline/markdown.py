@@ -129,6 +129,10 @@ def _image(src: str, alt: str) -> str:
 _IMAGE_NEXT_TAGS = ("p", "h2", "h3", "li")  # the block an image illustrates: the next of these
 _IMAGE_SKIP_ANCESTORS = frozenset({"nav", "header", "footer", "aside", "form", "button", "a"})
 _MAX_IMAGES = 30
+# a tracking pixel without a size: a counter's GIF with a query, or a beacon's address
+_TRACKER = re.compile(
+    r"\.gif\?|[/.](?:stats?|pixel|beacon|tracking|tracker|analytics|counter|doubleclick)[./?]",
+    re.IGNORECASE)
 _MAX_IMAGES_SEEN = 300  # images looked at on one page (galleries, hostile pages)
 
 
@@ -156,7 +160,7 @@ def _images_before_blocks(
         if (width.isdigit() and int(width) < 100) or (height.isdigit() and int(height) < 100):
             continue  # an icon or a tracking pixel
         src = absolute_url(el.get("src") or el.get("data-src"), url)
-        if src is None or any(a.tag in _IMAGE_SKIP_ANCESTORS for a in el.iterancestors()):
+        if src is None or _TRACKER.search(src) or any(a.tag in _IMAGE_SKIP_ANCESTORS for a in el.iterancestors()):
             continue
         pending.append((el, src))
     return out
