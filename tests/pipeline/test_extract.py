@@ -674,3 +674,36 @@ def test_a_byline_line_at_the_top_of_the_text_goes() -> None:
         page = _wire_story("").replace("<h1>River floods the harbour</h1>",
                                        f"<h1>River floods the harbour</h1><p>{lead}</p>")
         assert lead.split()[2] in extract(page).text, lead
+
+
+_POINTS = ("Sandbags ran out at the depot before midnight", "The ferry now runs at noon only",
+           "Repairs to the quay walls will take two years")
+
+
+def _with_points(points_markup: str) -> str:
+    return _wire_story("").replace(
+        "<article>", f'<div class="top">{points_markup}</div><article>'
+    )
+
+
+def test_story_highlights_by_the_headline_come_first() -> None:
+    items = "".join(f"<li>{p}</li>" for p in _POINTS)
+    for markup in (
+        f'<div><strong>STORY HIGHLIGHTS</strong></div><ul class="bulletbin">{items}</ul>',
+        f'<ul><li class="hiliteHeader">Story Highlights</li>{items}</ul>',
+        f'<ul class="article-key-points">{items}</ul>',
+        f"<h3>Das Wichtigste in Kürze</h3><ul>{items}</ul>",
+    ):
+        text = extract(_with_points(markup)).text
+        assert text.split("\n\n")[0] == "\n".join(f"- {p}" for p in _POINTS), markup
+        assert text.count("The ferry now runs") == 1 and "Paragraph 5 of the flood" in text
+        # the text has them already: not twice
+        again = _with_points(markup).replace("</article>", f"<ul>{items}</ul></article>")
+        assert extract(again).text.count("The ferry now runs") == 1
+    # video highlights: a labelled list of links to other pages is not the story's summary
+    links = "".join(f'<li><a href="/v/{k}">{p}</a></li>' for k, p in enumerate(_POINTS))
+    text = extract(_with_points(f"<h3>Highlights</h3><ul>{links}</ul>")).text
+    assert "The ferry now runs" not in text
+    # an ordinary list near the top is not highlights
+    text = extract(_with_points(f"<ul>{items}</ul>")).text
+    assert "The ferry now runs" not in text

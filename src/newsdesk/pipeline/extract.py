@@ -43,6 +43,7 @@ from newsdesk.pipeline.boilerplate import (
     drop_trailing_label,
     labels_and_captions,
     related_sections,
+    story_highlights,
     visible_deck,
 )
 from newsdesk.pipeline.htmldoc import MAX_INPUT_BYTES, ExtractionError, as_text, parse
@@ -549,6 +550,8 @@ def extract(
                          related_sections(labels), captions, authors),
             source, title,
         )
+        if text and (points := story_highlights(tree, text)):
+            text = f"{points}\n\n{text}"
         if deck := visible_deck(tree, doc.description, title, text, source):
             text = f"{deck}\n\n{text}"
     language = _markup_language(tree)

@@ -129,9 +129,10 @@ def _image(src: str, alt: str) -> str:
 _IMAGE_NEXT_TAGS = ("p", "h2", "h3", "li")  # the block an image illustrates: the next of these
 _IMAGE_SKIP_ANCESTORS = frozenset({"nav", "header", "footer", "aside", "form", "button", "a"})
 _MAX_IMAGES = 30
-# a tracking pixel without a size: a counter's GIF with a query, or a beacon's address
+# a tracking pixel without a size, by its address: a counter's word and a query
+# ("//stats.example/o.gif?page=..."; "pixel.nymag.com/imgs/..." is an image host)
 _TRACKER = re.compile(
-    r"\.gif\?|[/.](?:stats?|pixel|beacon|tracking|tracker|analytics|counter|doubleclick)[./?]",
+    r"[/.](?:stats?|pixel|beacon|tracking|tracker|analytics|counter|doubleclick)[./?].*\?",
     re.IGNORECASE)
 _MAX_IMAGES_SEEN = 300  # images looked at on one page (galleries, hostile pages)
 
