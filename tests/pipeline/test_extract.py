@@ -184,6 +184,31 @@ def test_author_junk_and_outlet_are_dropped() -> None:
     assert extract(html, PAGE_URL).authors == ("Maria Rossi", "Li Wei")
 
 
+def _titled(head: str, body: str) -> str:
+    paras = "".join(f"<p>Paragraph {n} of the storm story, long enough to be the article.</p>"
+                    for n in range(5))
+    return f"<html><head>{head}</head><body>{body}<article>{paras}</article></body></html>"
+
+
+def test_the_title_is_the_visible_headline_the_title_element_wraps() -> None:
+    # site and date parts around the headline in <title> (and og:title) go
+    page = _titled("<title>CNN.com - Storm weakens over the coast - Sep 25, 2005</title>",
+                   "<h1>Storm weakens over the coast</h1>")
+    assert extract(page).title == "Storm weakens over the coast"
+    page = _titled('<meta property="og:title" content="Storm weakens over the coast | City News">',
+                   "<h1>Storm weakens over the coast</h1>")
+    assert extract(page).title == "Storm weakens over the coast"
+    # a sidebar's heading marked as a title loses to the heading that <title> names
+    page = _titled("<title>Storm weakens over the coast - Example Technica</title>",
+                   '<h2 class="item-title">Storm weakens over the coast</h2>'
+                   '<div class="side"><h2 class="article-title">Digging for treasure</h2></div>')
+    assert extract(page).title == "Storm weakens over the coast"
+    # a section's name in <title> is not the headline
+    page = _titled("<title>Sports Items | City Herald</title>",
+                   '<h1>Sports Items</h1><h1 class="headline">The messenger bag built to last</h1>')
+    assert extract(page).title == "The messenger bag built to last"
+
+
 def test_updated_only_when_later_than_published() -> None:
     html = FIXTURE.replace("2024-03-06T12:00:00Z", "2024-03-05T09:00:00Z")
     assert extract(html, PAGE_URL).updated is None
@@ -436,6 +461,17 @@ def test_a_description_that_is_no_visible_deck_is_not_added() -> None:
     assert "ferry now runs" not in extract(_decked("")).text
     teaser = f'<a href="/same-story"><p>{_DECK}</p></a>'
     assert "ferry now runs" not in extract(_decked(teaser)).text
+
+
+def test_a_deck_known_by_its_class_comes_first_without_a_description() -> None:
+    no_description = _decked(f'<p class="news-item-teaser">{_DECK}</p>').replace(
+        f'<meta name="description" content="{_DECK}">', "")
+    text = extract(no_description).text
+    assert text.startswith(_DECK) and text.count("ferry now runs") == 1
+    # a teaser far from the headline (another story's, in a sidebar) is not the deck
+    far = _decked("").replace(f'<meta name="description" content="{_DECK}">', "").replace(
+        "</article>", f'</article><div class="side"><p class="teaser">{_DECK}</p></div>')
+    assert "ferry now runs" not in extract(far).text
 
 
 def test_a_lead_paragraph_in_loose_text_is_kept() -> None:
