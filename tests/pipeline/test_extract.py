@@ -483,6 +483,12 @@ def test_a_lead_paragraph_in_loose_text_is_kept() -> None:
     )
     text = extract(html).text
     assert text.startswith("HARBOURTOWN - The river rose") and "More rain is due." in text
+    # an inline search form cuts the loose lead short: the description is the whole lead
+    cut = _DECK.replace("ferry now runs", 'ferry now <form><input name="q"></form> runs')
+    html = _decked("").replace(
+        "<article>", f'<article><div class="story"><p></p>\nHARBOURTOWN - {cut}\n'
+        "<p>Paragraph one.</p></div>")
+    assert extract(html).text.startswith(f"HARBOURTOWN - {_DECK}\n\n")
 
 
 # --------------------------------------------------------------------------- recorded corpus

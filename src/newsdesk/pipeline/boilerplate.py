@@ -317,6 +317,7 @@ _DECK_MIN_TEXT = 500
 _DECK_SHARE = 5  # the text is at least this many times as long as the deck
 _DECK_WINDOW = 120  # elements (of _DECK_TAGS) after the headline where a deck may be
 _DATELINE_CHARS = 40  # a dateline before a deck that is the lead paragraph
+_LOOSE_LEAD_CHARS = 1500  # a lead paragraph in loose text, found by the description it starts
 # Elements a deck or the headline is (or follows: <p/>, <br>), as a filter that lxml applies
 # in C: a Python object for every element of the page was most of this function's cost.
 _DECK_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "div", "span", "strong", "b", "em", "i",
@@ -408,9 +409,27 @@ def _find_deck(tree: HtmlElement, description: str, key: str, title_key: str) ->
         if tail and after >= 0 and needle in tail.lstrip()[: _DATELINE_CHARS + 12]:
             # loose text after an element: a lead paragraph trafilatura does not see
             found = " ".join(tail.split())
-            if (_deck_match(fold(found), key)
+            # (a description is often the lead cut short: the lead may be longer than it)
+            if (_deck_match(fold(found[: len(description) + _DATELINE_CHARS]), key)
+                    and len(found) <= _LOOSE_LEAD_CHARS
                     and not any(a.tag in _DECK_SKIP_ANCESTORS for a in elem.iterancestors())):
                 return escape_line_start(inline_text(found))
+            if lead := _interrupted_lead(found, description, key):
+                return escape_line_start(inline_text(lead))
+    return None
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"'”’»]?$")
+
+
+def _interrupted_lead(found: str, description: str, key: str) -> str | None:
+    """Loose lead text that an inline element (a search form, an ad) cuts short, when the
+    description is that whole lead (it ends a sentence): the dateline and the description."""
+    at = found.find(description[:12])
+    start = fold(found[at:]) if at >= 0 else ""
+    if (0 <= at <= _DATELINE_CHARS and len(start) >= 0.6 * len(key) and key.startswith(start)
+            and _SENTENCE_END.search(description)):
+        return found[:at] + description
     return None
 
 
