@@ -749,3 +749,17 @@ def test_story_highlights_by_the_headline_come_first() -> None:
     # an ordinary list near the top is not highlights
     text = extract(_with_points(f"<ul>{items}</ul>")).text
     assert "The ferry now runs" not in text
+
+
+def test_a_date_line_at_the_top_of_the_text_goes() -> None:
+    for line in ("23 February 2013 Last updated at 19:02 ET", "Aktualisiert am 19.02.2020",
+                 "Stand: 28.04.2020 18:00 Uhr", "Miércoles, 04 de Mayo de 2022",
+                 "Posted: Thursday, April 21, 2022. 10:11 pm CST."):
+        page = _wire_story("").replace("<h1>River floods the harbour</h1>",
+                                       f"<h1>River floods the harbour</h1><p>{line}</p>")
+        assert extract(page).text.startswith("Paragraph 0 of the flood story"), line
+    # numbers alone, a year, a sentence with a date: the article's own
+    for line in ("1945", "3,2", "On 13 August 2019 the river rose past the old bridge."):
+        page = _wire_story("").replace("<h1>River floods the harbour</h1>",
+                                       f"<h1>River floods the harbour</h1><p>{line}</p>")
+        assert extract(page).text.startswith(line), line
