@@ -329,7 +329,8 @@ def test_a_date_line_with_changing_day_and_month_names_goes() -> None:
 
     def page(i: int) -> str:
         line = f"Last updated: {days[i % 7]}, {1 + i} {months[i % 5]} 2026, 1{i % 10}:0{i % 6} GMT"
-        return _with(i, before=f"<p>{line}</p>")
+        # after the text: at the top, the single-page rules take a date line already
+        return _with(i, after=f"<p>{line}</p>")
 
     template = _learnt_pages(page(i) for i in range(6))
     html = page(13)
