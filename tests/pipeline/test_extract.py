@@ -742,6 +742,10 @@ def test_story_highlights_by_the_headline_come_first() -> None:
         # the text has them already: not twice
         again = _with_points(markup).replace("</article>", f"<ul>{items}</ul></article>")
         assert extract(again).text.count("The ferry now runs") == 1
+    # a link that closes the list ("Next article") is not one of them
+    closed = f'<ul><li>Story Highlights</li>{items}<li><a href="/next">Next Article »</a></li></ul>'
+    text = extract(_with_points(closed)).text
+    assert text.startswith("\n".join(f"- {p}" for p in _POINTS) + "\n\n")
     # video highlights: a labelled list of links to other pages is not the story's summary
     links = "".join(f'<li><a href="/v/{k}">{p}</a></li>' for k, p in enumerate(_POINTS))
     text = extract(_with_points(f"<h3>Highlights</h3><ul>{links}</ul>")).text
@@ -763,3 +767,20 @@ def test_a_date_line_at_the_top_of_the_text_goes() -> None:
         page = _wire_story("").replace("<h1>River floods the harbour</h1>",
                                        f"<h1>River floods the harbour</h1><p>{line}</p>")
         assert extract(page).text.startswith(line), line
+
+
+def test_story_highlights_survive_the_site_template() -> None:
+    # CNN's pages of 2009: the "Story Highlights" list by the headline; the template learnt on
+    # the era's other pages took it away when highlights were looked for after the strip
+    base = _data("site-level-big9")
+    entries = [e for e in json.loads((base / "manifest.json").read_text())
+               if e["site"] == "cnn" and e["era"] == "2009"]
+    army = next(e for e in entries if "army (1)" in e["html"])
+    template = SiteTemplate()
+    for e in entries:
+        if e is not army:
+            blocks = extract(_read(base / e["html"]), e.get("url_hint"), site=template).blocks
+            assert blocks is not None
+            template.learn(blocks)
+    text = extract(_read(base / army["html"]), army.get("url_hint"), site=template).text
+    assert text.startswith("- Two recruits of Sikh faith set to report for duty"), text[:200]

@@ -46,6 +46,7 @@ from newsdesk.pipeline.boilerplate import (
     related_sections,
     story_highlights,
     visible_deck,
+    with_highlights,
 )
 from newsdesk.pipeline.htmldoc import MAX_INPUT_BYTES, ExtractionError, as_text, parse
 from newsdesk.pipeline.markdown import (
@@ -578,6 +579,7 @@ def extract(
     blocks = None
     text = ""
     if not (skip_noarchive_text and (noarchive or meta_noarchive)):
+        highlights = story_highlights(tree)
         if site is not None:
             # after the metadata: a byline or date line that recurs is template for the text,
             # not for the metadata
@@ -588,8 +590,7 @@ def extract(
                          related_sections(labels), captions, authors),
             source, title,
         )
-        if text and (points := story_highlights(tree, text)):
-            text = f"{points}\n\n{text}"
+        text = with_highlights(text, highlights)
         deck = visible_deck(tree, doc.description, title, text, source) or classed_deck(
             tree, title, text)
         if deck:
