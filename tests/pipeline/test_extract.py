@@ -784,3 +784,16 @@ def test_story_highlights_survive_the_site_template() -> None:
             template.learn(blocks)
     text = extract(_read(base / army["html"]), army.get("url_hint"), site=template).text
     assert text.startswith("- Two recruits of Sikh faith set to report for duty"), text[:200]
+
+
+def test_list_items_outside_a_list_are_kept() -> None:
+    # old markup: "<p><li>...</li></p>" in a table cell; trafilatura drops such items
+    paras = "".join(f"<p>Paragraph {n} of the storm story: the river rose past the old bridge "
+                    f"overnight and the ferry stopped.</p>" for n in range(8))
+    items = "".join(f"<p><li>In town {k}, the water rose up to the second floor of the "
+                    f"houses by the harbour wall. (<a href='/s/{k}'>Full story</a>)</li></p>"
+                    for k in range(4))
+    page = (f"<html><body><table><tr><td><h1>Storm weakens</h1>{paras}"
+            f"<h3>Other developments</h3>{items}</td></tr></table></body></html>")
+    text = extract(page).text
+    assert all(f"In town {k}, the water rose" in text for k in range(4)), text
