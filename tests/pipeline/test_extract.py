@@ -147,7 +147,7 @@ def test_markdown_loses_no_text_against_trafilatura_plain_text(
     label, a byline) stay in."""
     monkeypatch.setattr(extract_module, "labels_and_captions", lambda tree: ([], []))
     monkeypatch.setattr(extract_module, "drop_trailing_label", lambda blocks: blocks)
-    monkeypatch.setattr(extract_module, "drop_bylines", lambda blocks, authors: blocks)
+    monkeypatch.setattr(extract_module, "drop_bylines", lambda blocks, authors: (blocks, []))
     tokens = re.compile(r"\w+")
     pages = _big9_sample()[:12]
     for name, html, url, _ in pages:
@@ -699,6 +699,12 @@ def test_a_byline_line_at_the_top_of_the_text_goes() -> None:
         text = extract(_wire_story("").replace("<h1>River floods the harbour</h1>",
                                                f"<h1>River floods the harbour</h1><p>{byline}</p>")).text
         assert text.startswith("Paragraph 0 of the flood story"), byline
+    # the page's metadata names no author: the byline does
+    page = _wire_story("").replace(
+        "<h1>River floods the harbour</h1>",
+        "<h1>River floods the harbour</h1><p>By JANE DOE and Karl Beispiel, Associated Press "
+        "Writers Sun Sep 11, 7:40 PM ET</p>")
+    assert extract(page).authors == ("Jane Doe", "Karl Beispiel")
     # a name the page's metadata gives, followed by a date only
     page = _wire_story("").replace(
         "<html><body>", '<html><head><meta name="author" content="Liz Example"></head><body>'

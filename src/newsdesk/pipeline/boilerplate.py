@@ -497,26 +497,33 @@ def _name_run(words: list[str]) -> int:
     return n if name_words >= 2 else 0
 
 
-def _is_byline(line: str, authors: tuple[str, ...]) -> bool:
+def _byline(line: str, authors: tuple[str, ...]) -> str | None:
+    """The names of a byline line ("" when they are the metadata's authors); None when the line
+    is no byline."""
     if len(line) > _BYLINE_CHARS or "\n" in line:
-        return False
+        return None
     for author in authors:  # "Liz Moyer, 03.12.09, 06:00 PM EDT"
         if len(author) > 3 and line.startswith(author) and _DATE_REST.match(line[len(author):]):
-            return True
+            return ""
     cue = _BYLINE_CUE.match(line) or _DATED_CUE.match(line)
     if not cue:
-        return False
+        return None
     rest = line[cue.end():]
     if any(rest.startswith(author) and (len(rest) == len(author) or not rest[len(author)].isalpha())
            for author in authors):
-        return True  # (a single-word pen name the metadata knows: "by Hannibal")
+        return ""  # (a single-word pen name the metadata knows: "by Hannibal")
     words = rest.split()
     n = _name_run(words)
     if not n:
-        return False
+        return None
     after = " ".join(words[n:])
     # names alone, or names and what a byline adds after a separator or a comma
-    return not after or words[n - 1][-1:] in ",;:" or after[0] in _SEPARATORS or after[0].isdigit()
+    if after and words[n - 1][-1:] not in ",;:" and after[0] not in _SEPARATORS and not (
+            after[0].isdigit()):
+        return None
+    # "JANE DOE" as a name is written "Jane Doe"
+    return " ".join(w.title() if w.isupper() and len(w) > 2 else w
+                    for w in words[:n]).rstrip(",;:")
 
 
 def _word_set(words: str) -> frozenset[str]:
@@ -556,12 +563,19 @@ def _is_dateline(line: str) -> bool:
     return bool(_DAY_OR_TIME.search(line) or (days and any(t in _MONTHS for t in tokens)))
 
 
-def drop_bylines(blocks: list[str], authors: tuple[str, ...]) -> list[str]:
-    """Remove byline and date lines from the text's first blocks (see _is_byline)."""
-    head = blocks[:_BYLINE_BLOCKS]
-    kept = [b for b in head if not _is_byline(line := _MD_MARKUP.sub("", b).strip(), authors)
-            and not ("\n" not in line and _is_dateline(line))]
-    return blocks if len(kept) == len(head) else kept + blocks[_BYLINE_BLOCKS:]
+def drop_bylines(blocks: list[str], authors: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Remove byline and date lines from the text's first blocks (see _byline); returns the
+    blocks kept and the names the bylines gave (for pages whose metadata names no author)."""
+    kept: list[str] = []
+    names: list[str] = []
+    for block in blocks[:_BYLINE_BLOCKS]:
+        line = _MD_MARKUP.sub("", block).strip()
+        if (found := _byline(line, authors)) is not None:
+            if found:
+                names.append(found)
+        elif "\n" in line or not _is_dateline(line):
+            kept.append(block)
+    return kept + blocks[_BYLINE_BLOCKS:], names
 
 
 # --------------------------------------------------------------------------- story highlights

@@ -251,19 +251,21 @@ def _to_markdown(
     body: _Element | None, title: str | None, tree: HtmlElement | None = None,
     url: str | None = None, related: list[tuple[str, str]] | None = None,
     captions: list[HtmlElement] | None = None, authors: tuple[str, ...] = (),
-) -> str:
+) -> tuple[str, list[str]]:
+    """The body as Markdown, and the names of the bylines taken out of it."""
     if body is None:
-        return ""
+        return "", []
     blocks = drop_trailing_references(drop_title(render_blocks(body), title))
     if related:
         blocks = drop_related(blocks, related)
     blocks = drop_trailing_label(blocks)
     if tree is not None:
         blocks = with_images(blocks, tree, url)
-    blocks = drop_bylines(blocks, authors)  # after the images: one may be placed by a byline
+    # after the images: one may be placed by a byline
+    blocks, byline_names = drop_bylines(blocks, authors)
     if captions:
         blocks = drop_captions(blocks, captions)
-    return unicodedata.normalize("NFC", "\n\n".join(blocks))
+    return unicodedata.normalize("NFC", "\n\n".join(blocks)), byline_names
 
 
 # --------------------------------------------------------------------------- metadata
@@ -600,11 +602,11 @@ def extract(
             blocks, _removed = strip_template(tree, site)
         labels, captions = labels_and_captions(tree)
         _orphan_items_as_paragraphs(tree)
-        text = _with_second_opinion(
-            _to_markdown(_main_body(tree, url), title, tree, page_url,
-                         related_sections(labels), captions, authors),
-            source, title,
-        )
+        body, byline_names = _to_markdown(_main_body(tree, url), title, tree, page_url,
+                                          related_sections(labels), captions, authors)
+        text = _with_second_opinion(body, source, title)
+        if not authors and byline_names:  # the metadata named none: the byline in the text
+            authors = _clean_authors(", ".join(byline_names), outlets)
         text = with_highlights(text, highlights)
         deck = visible_deck(tree, doc.description, title, text, source) or classed_deck(
             tree, title, text)
