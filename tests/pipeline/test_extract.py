@@ -468,6 +468,11 @@ def test_a_deck_known_by_its_class_comes_first_without_a_description() -> None:
         f'<meta name="description" content="{_DECK}">', "")
     text = extract(no_description).text
     assert text.startswith(_DECK) and text.count("ferry now runs") == 1
+    # a slide's summary or a photo's description under the headline is not the deck
+    for markup in (f'<div class="slideshow"><ul><li><div class="summary"><p>{_DECK}</p></div>'
+                   "</li></ul></div>", f'<p class="image-description">{_DECK}</p>'):
+        page = _decked(markup).replace(f'<meta name="description" content="{_DECK}">', "")
+        assert "ferry now runs" not in extract(page).text, markup
     # a teaser far from the headline (another story's, in a sidebar) is not the deck
     far = _decked("").replace(f'<meta name="description" content="{_DECK}">', "").replace(
         "</article>", f'</article><div class="side"><p class="teaser">{_DECK}</p></div>')

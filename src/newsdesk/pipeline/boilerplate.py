@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 from newsdesk.pipeline.markdown import NOT_ALNUM, escape_line_start, fold, inline_text
@@ -601,6 +602,9 @@ _HIGHLIGHT_LINKED = 0.5  # an item with more of its text in links is a teaser
 _HIGHLIGHTS_SKIP_ANCESTORS = frozenset({"nav", "footer", "form", "a", "button", "template"})
 
 
+_LABEL_CHILDREN = 3  # a label element is small: a list's neighbour with more is no label
+
+
 def _label_before(lst: HtmlElement) -> bool:
     node: HtmlElement | None = lst
     for _ in range(2):  # the list's previous sibling, or its parent's
@@ -610,7 +614,8 @@ def _label_before(lst: HtmlElement) -> bool:
         while previous is not None and not isinstance(previous.tag, str):
             previous = previous.getprevious()
         if previous is not None:
-            return bool(_HIGHLIGHTS_LABEL.fullmatch(" ".join(previous.text_content().split())))
+            return len(previous) <= _LABEL_CHILDREN and bool(
+                _HIGHLIGHTS_LABEL.fullmatch(" ".join(previous.text_content().split())))
         node = node.getparent()
     return False
 
@@ -619,16 +624,20 @@ def story_highlights(tree: HtmlElement) -> list[str]:
     """The page's story highlights (see with_highlights). Found before the site's template is
     stripped: their label recurs on every page of a site, and a template may take the list."""
     for lst in tree.iter("ul", "ol"):
-        items = [li for li in lst if li.tag == "li"]
-        if not items:
+        first = lst.find("li")
+        if first is None:
             continue
-        first = " ".join(items[0].text_content().split())
-        labelled = bool(_HIGHLIGHTS_LABEL.fullmatch(first))
-        if labelled:
-            items = items[1:]
-        elif not (_HIGHLIGHTS_CLASS.search(f"{lst.get('class', '')} {lst.get('id', '')}")
-                  or _label_before(lst)):
+        # cheap tests first: most lists of a page are menus (the label is the first item's own
+        # text: "<li class=hd>Story Highlights</li>")
+        head = first.text
+        labelled = bool(head) and len(head) < _MAX_LABEL_CHARS and bool(
+            _HIGHLIGHTS_LABEL.fullmatch(head.strip()))
+        if not labelled and not (
+            _HIGHLIGHTS_CLASS.search(f"{lst.get('class', '')} {lst.get('id', '')}")
+            or _label_before(lst)
+        ):
             continue
+        items = [li for li in lst if li.tag == "li"][1 if labelled else 0:]
         texts = [" ".join(li.text_content().split()) for li in items]
         if items and items[-1].find(".//a") is not None and (
                 _linked_chars(items[-1]) > _HIGHLIGHT_LINKED * len(_squeezed(texts[-1]))):
@@ -667,33 +676,44 @@ _DECK_CLASS = re.compile(
     r"lede|excerpt|abstract|strapline|description)(?:$|[\s_-])",
     re.IGNORECASE,
 )
-_CLASSED_DECK_WINDOW = 8  # elements after the headline
+# a photo's or a video's description ("image-description", "caption__summary") is no deck
+_MEDIA_CLASS = re.compile(
+    r"aption|image|photo|img|media|credit|video|gallery|slide|carousel", re.IGNORECASE)
+_SLIDES_CLASS = re.compile(r"gallery|slide|carousel", re.IGNORECASE)
+_MEDIA_ANCESTORS = 4  # a deck in a slideshow's item is that slide's caption
+_CLASSED_DECK_WINDOW = 24  # elements after the headline (links and images too)
 _BODY_PARAGRAPH_CHARS = 80
+
+
+# the elements after the headline, in document order, found by lxml in C
+_FOLLOWING = XPath(f"following::*[position() <= {_CLASSED_DECK_WINDOW}]")
 
 
 def classed_deck(tree: HtmlElement, title: str | None, text: str) -> str | None:
     """The deck under the headline by its class, when the text lacks it; else None."""
     title_key = fold(title or "")
-    root = tree.find("body")
-    if not title_key or root is None or len(text) < _DECK_MIN_TEXT:
+    if not title_key or len(text) < _DECK_MIN_TEXT:
         return None
-    after = -1
-    for elem in root.iter(_DECK_TAGS):
-        if after < 0:
-            if elem.tag in ("h1", "h2") and _headline(elem, title_key):
-                after = 0
-            continue
-        after += 1
-        if after > _CLASSED_DECK_WINDOW:
-            return None
-        if not _DECK_CLASS.search(elem.get("class") or ""):
+    headline = next((h for h in tree.iter("h1") if _headline(h, title_key)), None)
+    if headline is None:
+        headline = next((h for h in tree.iter("h2") if _headline(h, title_key)), None)
+    if headline is None:
+        return None
+    for elem in _FOLLOWING(headline):
+        classes = elem.get("class") or ""
+        if not _DECK_CLASS.search(classes) or _MEDIA_CLASS.search(classes):
             if elem.tag == "p" and len(elem.text_content()) >= _BODY_PARAGRAPH_CHARS:
                 return None  # the body has begun: a deck comes before it
             continue
+        if elem.tag not in _DECK_TAGS:
+            continue
         found = " ".join(elem.text_content().split())
+        ancestors = list(elem.iterancestors())
         if (len(found.split()) < _DECK_MIN_WORDS or len(found) > _DECK_MAX_CHARS
                 or len(text) < _DECK_SHARE * len(found)
-                or any(a.tag in _DECK_SKIP_ANCESTORS for a in elem.iterancestors())):
+                or any(a.tag in _DECK_SKIP_ANCESTORS for a in ancestors)
+                or any(_SLIDES_CLASS.search(a.get("class") or "")
+                       for a in ancestors[:_MEDIA_ANCESTORS])):
             return None
         written = NOT_ALNUM.sub("", found).casefold()[:60]
         return None if written in NOT_ALNUM.sub("", text).casefold() else (

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -338,7 +338,9 @@ _TITLE_TOP = re.compile(r"(?:post-|entry-|article-|post__)title|headline", re.IG
 _HEADLINE_WORDS = 3
 
 
-def _headline_in(title: str | None, headings: Iterable[HtmlElement]) -> str | None:
+def _headline_in(
+    title: str | None, *headings: Callable[[], Iterable[HtmlElement]]
+) -> str | None:
     """The visible headline that ``title`` wraps in site or date parts ("CNN.com - Storm
     weakens - Sep 25, 2005", "Story | Bhopal News"): a heading whose text is a run of the
     title's separated parts. None when no heading is, or one is the whole title. A part of one
@@ -347,22 +349,25 @@ def _headline_in(title: str | None, headings: Iterable[HtmlElement]) -> str | No
         return None
     parts = [0, *(i for m in _TITLE_SEP.finditer(title) for i in (m.start(), m.end())), len(title)]
     if len(parts) == 2:
-        return None
+        return None  # (before the headings are looked for: most of the cost)
     runs = {
         fold(title[parts[a]:parts[b + 1]])
         for a in range(0, len(parts), 2) for b in range(a, len(parts), 2)
     }
     whole = fold(title)
     found = None
-    for heading in headings:
-        text = block_text(heading)
-        key = fold(text) if text else ""
-        if key == whole:
-            return None
-        if (len(key) >= 10 and key in runs and len(text.split()) >= _HEADLINE_WORDS
-                and (found is None or len(text) > len(found))):
-            found = text
-    return found
+    for group in headings:  # (the later groups cost more to find: looked at only when needed)
+        for heading in group():
+            text = block_text(heading)
+            key = fold(text) if text else ""
+            if key == whole:
+                return None
+            if (len(key) >= 10 and key in runs and len(text.split()) >= _HEADLINE_WORDS
+                    and (found is None or len(text) > len(found))):
+                found = text
+        if found:
+            return found
+    return None
 
 
 def _title(tree: HtmlElement) -> str | None:
@@ -371,7 +376,8 @@ def _title(tree: HtmlElement) -> str | None:
     title/headline, the <title> element, any h1/h2."""
     h1s = tree.findall(".//h1")
     title, first, second = examine_title_element(tree)
-    if headline := _headline_in(title, (*h1s, *_TITLE_XPATH(tree)[:20], *tree.iterfind(".//h2"))):
+    if headline := _headline_in(
+            title, lambda: h1s, lambda: _TITLE_XPATH(tree)[:20], lambda: tree.iterfind(".//h2")):
         return headline
     if len(h1s) == 1 and (text := block_text(h1s[0])):
         return text
@@ -462,7 +468,8 @@ def _find_date(tree: HtmlElement, url: str | None, original: bool) -> str | None
 FALLBACK_BELOW_CHARS = 1000
 
 
-_LIST_PARENTS = frozenset({"ul", "ol", "menu", "dir"})
+# (one XPath, in C: a Python object for every <li> of a page cost more)
+_ORPHAN_ITEMS = XPath("//li[not(parent::ul or parent::ol or parent::menu or parent::dir)]")
 
 
 def _orphan_items_as_paragraphs(tree: HtmlElement) -> None:
@@ -470,10 +477,8 @@ def _orphan_items_as_paragraphs(tree: HtmlElement) -> None:
     paragraphs: trafilatura drops them, and with them a section of the article (big9: a CNN
     page's "Other developments", recall 0.75 -> 1.0). bench/extraction.py, F1 without -> with:
     big9 0.9798 -> 0.9806, trafilatura-eval 0.9307 -> 0.9310, the other sets unchanged."""
-    for item in tree.iter("li"):
-        parent = item.getparent()
-        if parent is not None and parent.tag not in _LIST_PARENTS:
-            item.tag = "p"
+    for item in _ORPHAN_ITEMS(tree):
+        item.tag = "p"
 
 
 def _main_body(tree: HtmlElement, url: str | None) -> _Element | None:
@@ -588,7 +593,8 @@ def extract(
 
     outlets = _outlet_names(doc.sitename, page_url)
     # the page's own headline when the title wraps it in site or date parts
-    visible = _headline_in(doc.title, (*tree.iterfind(".//h1"), *_TITLE_XPATH(tree)[:20]))
+    visible = _headline_in(
+        doc.title, lambda: tree.iterfind(".//h1"), lambda: _TITLE_XPATH(tree)[:20])
     title = visible or _strip_site_suffix(doc.title, outlets) or None
     authors = _clean_authors(doc.author, outlets)
     meta_noarchive = _meta_noarchive(tree)
