@@ -6,7 +6,8 @@ In one run, on each set: ours with a leave-one-out site template, ours single-pa
 the standard shingle metric; trafilatura-eval with its own must-contain / must-not-contain
 snippets. For big9 it also scores templates trained on earlier eras only, counts recurring site
 lines leaked into the text, and times extraction with a learned template against bare
-trafilatura.
+trafilatura. Where a set has expected metadata (fundus, trafilatura-eval), titles, authors and
+publication days are scored, ours beside trafilatura's extract_metadata.
 
     .venv/bin/python bench/extraction.py [--sets big9,trafeval,np4k,fundus,readability]
         [--limit N] [--speed-pages N] [--reps N]
@@ -26,6 +27,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,6 +36,7 @@ import trafilatura
 
 from newsdesk.pipeline import extract as extract_module
 from newsdesk.pipeline.extract import ExtractionError, extract
+from newsdesk.pipeline.markdown import fold
 from newsdesk.pipeline.metrics import corpus_scores, f1, markdown_line, markdown_text
 from newsdesk.pipeline.sitetemplate import PageBlocks, SiteTemplate, page_blocks
 
@@ -62,6 +65,10 @@ class Page:
     era: str = ""  # big9 crawl year
     keep: tuple[str, ...] = ()  # trafilatura-eval: snippets that must be extracted
     drop: tuple[str, ...] = ()  # ... and that must not be
+    # expected metadata, where the set has it (fundus, trafilatura-eval)
+    title: str = ""
+    authors: tuple[str, ...] = ()
+    day: str = ""  # publication date, YYYY-MM-DD
 
 
 # --------------------------------------------------------------------------- corpora
@@ -91,6 +98,14 @@ def iter_big9(root: Path) -> Iterator[Page]:
         )
 
 
+_AUTHOR_SEP = re.compile(r"\s*(?:;|,|&|\band\b|\bund\b)\s*")
+
+
+def _author_list(value: str | None) -> tuple[str, ...]:
+    """trafilatura-eval's author field ("A; B", "A and B") as names."""
+    return tuple(a for a in _AUTHOR_SEP.split(value or "") if a.strip())
+
+
 def iter_trafeval(root: Path) -> Iterator[Page]:
     """trafilatura-eval: ~990 pages of mixed genres with with/without snippets."""
     base = root / "trafilatura-eval"
@@ -106,6 +121,9 @@ def iter_trafeval(root: Path) -> Iterator[Page]:
                 _host(url) or item["file"],
                 keep=tuple(item.get("with") or ()),
                 drop=tuple(item.get("without") or ()),
+                title=item.get("title") or "",
+                authors=_author_list(item.get("author")),
+                day=(item.get("date") or "")[:10],
             )
 
 
@@ -151,6 +169,9 @@ def iter_fundus(root: Path) -> Iterator[Page]:
                     url,
                     _host(url) or publisher,
                     fundus_body(version),
+                    title=version.get("title") or "",
+                    authors=tuple(version.get("authors") or ()),
+                    day=(version.get("publishing_date") or "")[:10],
                 )
 
 
@@ -365,6 +386,67 @@ def leaks(preds: Sequence[str], pages: Sequence[Page]) -> tuple[int, int]:
     return pages_hit, lines_hit
 
 
+# --------------------------------------------------------------------------- metadata
+
+
+@dataclass
+class MetaScore:
+    titles: int = 0
+    titles_right: int = 0
+    authors: int = 0  # expected names
+    authors_found: int = 0
+    authors_given: int = 0  # names output
+    dates: int = 0
+    dates_right: int = 0  # within a day (we give UTC, the gold the local day)
+
+    def add(self, page: Page, title: str | None, authors: Sequence[str], day: str) -> None:
+        if page.title:
+            self.titles += 1
+            self.titles_right += fold(title or "") == fold(page.title)
+        if expected := {fold(a) for a in page.authors if fold(a)}:
+            given = {fold(a) for a in authors if fold(a)}
+            self.authors += len(expected)
+            self.authors_found += len(expected & given)
+            self.authors_given += len(given)
+        if page.day:
+            self.dates += 1
+            with suppress(ValueError):
+                gap = date.fromisoformat(day) - date.fromisoformat(page.day)
+                self.dates_right += abs(gap.days) <= 1
+
+    def cells(self) -> str:
+        def share(a: int, b: int) -> str:
+            return f"{a}/{b} {a / max(b, 1):.3f}"
+        return (f"title {share(self.titles_right, self.titles):15} "
+                f"authors found {share(self.authors_found, self.authors):15} "
+                f"right {share(self.authors_found, self.authors_given):15} "
+                f"date {share(self.dates_right, self.dates)}")
+
+
+def metadata_lines(name: str, pages: Sequence[Page]) -> list[str]:
+    """Titles, authors and publication days against the set's expected metadata: ours and
+    trafilatura's own metadata extraction (extract_metadata, htmldate's extensive search)."""
+    ours_score, traf_score = MetaScore(), MetaScore()
+    for page in pages:
+        if not (page.title or page.authors or page.day):
+            continue
+        try:
+            r = extract(page.html, page.url)
+            day = r.published.date().isoformat() if r.published else ""
+            ours_score.add(page, r.title, r.authors, day)
+        except ExtractionError:
+            ours_score.add(page, None, (), "")
+        meta = trafilatura.extract_metadata(page.html.decode("utf-8", "replace"),
+                                            default_url=page.url)
+        names = _author_list(meta.author) if meta else ()
+        traf_score.add(page, meta.title if meta else None, names,
+                       (meta.date or "")[:10] if meta else "")
+    if not ours_score.titles + ours_score.authors + ours_score.dates:
+        return []
+    return [f"  {name} metadata, ours:          {ours_score.cells()}",
+            f"  {name} metadata, traf metadata: {traf_score.cells()}"]
+
+
 # --------------------------------------------------------------------------- speed
 
 
@@ -490,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.sets.split(","):
         pages = spread(list(CORPORA[name](DATA)), args.limit)
         outputs, set_notes = evaluate_set(name, pages)
-        notes += set_notes
+        notes += set_notes + metadata_lines(name, pages)
         if name == "big9":
             notes += big9_extras(pages, outputs)
     if notes:
