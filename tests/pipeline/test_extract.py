@@ -209,6 +209,13 @@ def test_the_title_is_the_visible_headline_the_title_element_wraps() -> None:
     assert extract(page).title == "The messenger bag built to last"
 
 
+def test_surname_first_authors_and_more_joiners() -> None:
+    html = FIXTURE.replace("By Staff, Jane Doe and John Smith", "Doe, Jane; Smith, John")
+    assert extract(html, PAGE_URL).authors == ("Jane Doe", "John Smith")
+    html = FIXTURE.replace("By Staff, Jane Doe and John Smith", "Trine Juncher og Tor Larsen")
+    assert extract(html, PAGE_URL).authors == ("Trine Juncher", "Tor Larsen")
+
+
 def test_updated_only_when_later_than_published() -> None:
     html = FIXTURE.replace("2024-03-06T12:00:00Z", "2024-03-05T09:00:00Z")
     assert extract(html, PAGE_URL).updated is None

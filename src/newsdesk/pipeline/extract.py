@@ -170,7 +170,8 @@ _AUTHOR_PREFIX = re.compile(
 # "by" in es/it/nl/sv/da, but also surname particles ("Di Maio", "De Niro"): stripped only
 # lower-case and before a full name
 _AUTHOR_PREFIX_AMBIGUOUS = re.compile(r"^(?:de|di|door|av|af)\s+(?=\S+\s+\S)")
-_AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|\||&|/|\band\b|\bund\b|\bet\b|\by\b)\s*", re.IGNORECASE)
+_AUTHOR_SPLIT = re.compile(
+    r"\s*(?:;|,|\||&|/|\band\b|\bund\b|\bet\b|\by\b|\bog\b|\boch\b)\s*", re.IGNORECASE)
 _AUTHOR_JUNK = re.compile(
     r"\b(?:staff|reporters?|correspondents?|editors?|editorial|writers?|contributors?|"
     r"columnists?|journalists?|photographers?|newsroom|news ?desk|web ?desk|desk|admin(?:istrator)?|"
@@ -191,7 +192,14 @@ def _clean_authors(raw: str | None, outlet_names: Iterable[str]) -> tuple[str, .
     outlets = {n for n in map(fold, outlet_names) if n}
     result: list[str] = []
     seen: set[str] = set()
-    for part in _AUTHOR_SPLIT.split(raw):
+    parts = [p.strip() for p in _AUTHOR_SPLIT.split(raw) if p.strip()]
+    if len(parts) >= 2 and len(parts) % 2 == 0 and all(" " not in p for p in parts):
+        # "Brazil, Rachel; Castelvecchi, Davide" (dc.creator's "Last, First", whose comma
+        # trafilatura makes a ";"): single words in pairs are surnames and given names.
+        # bench/extraction.py, with "og"/"och" as joiners: fundus authors found 247 -> 251 of
+        # 318, right 0.864 -> 0.900; trafilatura-eval unchanged (313 of 571, 0.767)
+        parts = [f"{parts[i + 1]} {parts[i]}" for i in range(0, len(parts), 2)]
+    for part in parts:
         name = " ".join(part.split())
         name = _AUTHOR_PREFIX_AMBIGUOUS.sub("", _AUTHOR_PREFIX.sub("", name)).strip(" .-–—:")
         key = fold(name)
