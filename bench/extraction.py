@@ -550,6 +550,29 @@ def big9_extras(pages: list[Page], outputs: dict[str, list[str]]) -> list[str]:
     for k in ("site", "single", "bare"):
         hit, total = leaks(outputs[k], pages)
         lines.append(f"  {LABELS[k]:15} {hit:4} / {total}")
+    return lines + learning_curve(pages)
+
+
+CURVE = (0, 1, 2, 3, 5, 10, 20, 39)
+
+
+def learning_curve(pages: Sequence[Page]) -> list[str]:
+    """F1 and leaked site blocks by how many of its site's other pages a page's template learnt:
+    the nearest first (same crawl era, then the nearest eras), as a crawler meets a site."""
+    golds = [p.gold for p in pages]
+    blocks = [fingerprint(p) for p in pages]
+    groups = by_site(pages)
+    lines = ["big9 learning curve: other pages of the site learnt -> F1 of ours+site, pages with "
+             "a leaked recurring site block"]
+    for k in CURVE:
+        out = []
+        for i, page in enumerate(pages):
+            others = sorted((j for j in groups[page.site] if j != i),
+                            key=lambda j: (abs(int(pages[j].era) - int(page.era)), j))
+            out.append(ours(page, _learned([blocks[j] for j in others[:k]]) if k else None))
+        hit, _ = leaks(out, pages)
+        score = quality([markdown_text(o) for o in out], golds)
+        lines.append(f"  {k:3} pages  F1 {score.f1:.3f}  leaked {hit}")
     return lines
 
 
