@@ -101,8 +101,10 @@ def iter_big9(root: Path) -> Iterator[Page]:
 _AUTHOR_SEP = re.compile(r"\s*(?:;|,|&|\band\b|\bund\b)\s*")
 
 
-def _author_list(value: str | None) -> tuple[str, ...]:
-    """trafilatura-eval's author field ("A; B", "A and B") as names."""
+def _author_list(value: str | list[str] | None) -> tuple[str, ...]:
+    """trafilatura-eval's author field ("A; B", "A and B", or a list) as names."""
+    if isinstance(value, list):
+        return tuple(a for a in value if isinstance(a, str) and a.strip())
     return tuple(a for a in _AUTHOR_SEP.split(value or "") if a.strip())
 
 

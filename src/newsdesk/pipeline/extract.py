@@ -6,7 +6,8 @@ trafilatura's cheap helpers rather than ``extract_metadata``, whose fallbacks (r
 a deep copy per author lookup, tags, licence) cost more than the text extraction's margin over
 bare trafilatura allows (see ``_metadata``). Around trafilatura's body: the site's recurring
 blocks go first (``sitetemplate``), the body is rendered as Markdown (``markdown``), and the
-single-page rules (``boilerplate``: related-content blocks, captions, the deck) finish the text.
+single-page rules finish the text (``boilerplate``: related-content blocks, captions, bylines
+go; ``lead``: the deck and story highlights come back in front).
 """
 
 from __future__ import annotations
@@ -37,18 +38,15 @@ from trafilatura.settings import Document
 from trafilatura.utils import LANGID_FLAG, language_classifier
 
 from newsdesk.pipeline.boilerplate import (
-    classed_deck,
     drop_bylines,
     drop_captions,
     drop_related,
     drop_trailing_label,
     labels_and_captions,
     related_sections,
-    story_highlights,
-    visible_deck,
-    with_highlights,
 )
 from newsdesk.pipeline.htmldoc import MAX_INPUT_BYTES, ExtractionError, as_text, parse
+from newsdesk.pipeline.lead import classed_deck, story_highlights, visible_deck, with_highlights
 from newsdesk.pipeline.markdown import (
     absolute_url,
     drop_title,

@@ -95,3 +95,13 @@ def parse(text: str) -> HtmlElement:
     if tree is None:
         raise ExtractionError("input could not be parsed as HTML")
     return tree
+
+
+def squeezed(text: str) -> str:
+    """``text`` without any whitespace: lengths that markup indentation does not change."""
+    return "".join(text.split())
+
+
+def linked_chars(elem: HtmlElement) -> int:
+    """Characters of ``elem``'s text inside links (whitespace aside)."""
+    return sum(len(squeezed(a.text_content())) for a in elem.iter("a"))
