@@ -307,10 +307,11 @@ def drop_related(blocks: list[str], sections: list[tuple[str, str]]) -> list[str
 # its golds keep one), trafilatura-eval's snippets and newspaper4k unchanged.
 _BYLINE_BLOCKS = 4  # among the text's first blocks
 _BYLINE_CHARS = 150
-_BYLINE_CUE = re.compile(
+# (extract strips the same cues from the metadata's author names)
+BYLINE_CUE = re.compile(
     r"^(?:(?:written|posted|reported|words|text|story|photos?) by|by|von|vom|par|por|door|"
     r"publicado por|veröffentlicht von|eine? (?:kolumne|kommentar|analyse|gastbeitrag) von|"
-    r"autor(?:in|es)?|autori|auteur|text|texte)\s*:?\s+",
+    r"autor(?:in|es)?|autori|auteur|author|text|texte)\s*:?\s+",
     re.IGNORECASE,
 )
 # the date or time before "by" ("12/29/2005 11:10:23 PM, by Hannibal")
@@ -366,7 +367,7 @@ def _byline(line: str, authors: tuple[str, ...]) -> str | None:
     for author in authors:  # "Liz Moyer, 03.12.09, 06:00 PM EDT"
         if len(author) > 3 and line.startswith(author) and _DATE_REST.match(line[len(author):]):
             return ""
-    cue = _BYLINE_CUE.match(line) or _DATED_CUE.match(line)
+    cue = BYLINE_CUE.match(line) or _DATED_CUE.match(line)
     if not cue:
         return None
     rest = line[cue.end():]

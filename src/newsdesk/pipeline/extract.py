@@ -38,6 +38,7 @@ from trafilatura.settings import Document
 from trafilatura.utils import LANGID_FLAG, language_classifier
 
 from newsdesk.pipeline.boilerplate import (
+    BYLINE_CUE,
     drop_bylines,
     drop_captions,
     drop_related,
@@ -161,10 +162,6 @@ def _to_utc(value: str | None) -> tuple[datetime | None, bool]:
     return parsed.astimezone(UTC), False
 
 
-_AUTHOR_PREFIX = re.compile(
-    r"^(?:by|von|written by|words by|reported by|autor|autorin|author|text|texte|por|par)\s+",
-    re.IGNORECASE,
-)
 # "by" in es/it/nl/sv/da, but also surname particles ("Di Maio", "De Niro"): stripped only
 # lower-case and before a full name
 _AUTHOR_PREFIX_AMBIGUOUS = re.compile(r"^(?:de|di|door|av|af)\s+(?=\S+\s+\S)")
@@ -199,7 +196,7 @@ def _clean_authors(raw: str | None, outlet_names: Iterable[str]) -> tuple[str, .
         parts = [f"{parts[i + 1]} {parts[i]}" for i in range(0, len(parts), 2)]
     for part in parts:
         name = " ".join(part.split())
-        name = _AUTHOR_PREFIX_AMBIGUOUS.sub("", _AUTHOR_PREFIX.sub("", name)).strip(" .-–—:")
+        name = _AUTHOR_PREFIX_AMBIGUOUS.sub("", BYLINE_CUE.sub("", name)).strip(" .-–—:")
         key = fold(name)
         if (
             not key
