@@ -339,6 +339,9 @@ _TITLE_TOP = re.compile(r"(?:post-|entry-|article-|post__)title|headline", re.IG
 # Titles equal to the visible headline (tests/pipeline: big9's gold first line, fundus' title):
 # big9 193 -> 211 of 240, fundus 211 -> 219 of 258.
 _HEADLINE_WORDS = 3
+# runs of parts are compared pairwise: a hostile title of thousands of "|" is not a headline
+_MAX_TITLE_CHARS = 1000
+_MAX_TITLE_PARTS = 12
 
 
 def _headline_in(
@@ -348,10 +351,10 @@ def _headline_in(
     weakens - Sep 25, 2005", "Story | Bhopal News"): a heading whose text is a run of the
     title's separated parts. None when no heading is, or one is the whole title. A part of one
     or two words is a section's name ("Sports Items | Boston Herald"), not a headline."""
-    if not title:
+    if not title or len(title) > _MAX_TITLE_CHARS:
         return None
     parts = [0, *(i for m in _TITLE_SEP.finditer(title) for i in (m.start(), m.end())), len(title)]
-    if len(parts) == 2:
+    if len(parts) == 2 or len(parts) > 2 * _MAX_TITLE_PARTS:
         return None  # (before the headings are looked for: most of the cost)
     runs = {
         fold(title[parts[a]:parts[b + 1]])
