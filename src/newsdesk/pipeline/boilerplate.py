@@ -412,11 +412,14 @@ page last updated update published posted modified created on at um le el de the
 aktualisiert veröffentlicht stand zuletzt mis à jour publié actualizado publicado""")
 _DATE_TOKEN = re.compile(r"\w+")
 _DATELINE_TOKENS = 16
+_DATELINE_CHARS = 120
 # a day or a time: "23.10.2018", "2023-11-03", "4/27/04", "13:48", or a month's name and a number
 _DAY_OR_TIME = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}|\d{1,2}:\d{2}")
 
 
 def _is_dateline(line: str) -> bool:
+    if len(line) > _DATELINE_CHARS:
+        return False
     tokens = _DATE_TOKEN.findall(line.casefold())
     if not (0 < len(tokens) <= _DATELINE_TOKENS and all(
             t.isdigit() or t in _DATE_WORDS for t in tokens)):

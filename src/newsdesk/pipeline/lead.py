@@ -207,6 +207,8 @@ def story_highlights(tree: HtmlElement) -> list[str]:
         ):
             continue
         items = [li for li in lst if li.tag == "li"][1 if labelled else 0:]
+        if len(items) > _HIGHLIGHT_ITEMS[1] + 1:  # (+1: a closing link) a long list: no summary
+            continue
         texts = [" ".join(li.text_content().split()) for li in items]
         if items and items[-1].find(".//a") is not None and (
                 linked_chars(items[-1]) > _HIGHLIGHT_LINKED * len(squeezed(texts[-1]))):
