@@ -327,11 +327,6 @@ _NOT_NAMES = frozenset(
      "your", "der", "die", "das", "dem", "des", "ein", "eine", "le", "la", "les", "el", "los",
      "las", "il", "lo", "un", "una", "une", "all", "how", "what", "why", "when"}
 )
-_DATE_REST = re.compile(
-    r"^[\s,;|•/–—\-]*(?:(?:\d[\d.:/\-]*|[AP]M|[AP]\.M\.|[A-Z]{2,4}T|GMT|UTC|ET|PT|CT|"
-    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\w*\.?)"
-    r"[\s,;|•/–—\-]*)+$"
-)
 _SEPARATORS = ",;|•/–—-:("
 
 
@@ -365,7 +360,7 @@ def _byline(line: str, authors: tuple[str, ...]) -> str | None:
     if len(line) > _BYLINE_CHARS or "\n" in line:
         return None
     for author in authors:  # "Liz Moyer, 03.12.09, 06:00 PM EDT"
-        if len(author) > 3 and line.startswith(author) and _DATE_REST.match(line[len(author):]):
+        if len(author) > 3 and line.startswith(author) and _dates_only(line[len(author):]):
             return ""
     cue = BYLINE_CUE.match(line) or _DATED_CUE.match(line)
     if not cue:
@@ -417,12 +412,25 @@ _DATELINE_CHARS = 120
 _DAY_OR_TIME = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}|\d{1,2}:\d{2}")
 
 
+def _date_tokens(text: str) -> list[str] | None:
+    """The words of ``text`` when all of them are numbers or date words, else None."""
+    if len(text) > _DATELINE_CHARS:
+        return None
+    tokens = _DATE_TOKEN.findall(text.casefold())
+    if 0 < len(tokens) <= _DATELINE_TOKENS and all(t.isdigit() or t in _DATE_WORDS for t in tokens):
+        return tokens
+    return None
+
+
+def _dates_only(text: str) -> bool:
+    """Dates and times alone, with a number ("03.12.09, 06:00 PM EDT" after a byline's name)."""
+    tokens = _date_tokens(text)
+    return tokens is not None and any(t.isdigit() for t in tokens)
+
+
 def _is_dateline(line: str) -> bool:
-    if len(line) > _DATELINE_CHARS:
-        return False
-    tokens = _DATE_TOKEN.findall(line.casefold())
-    if not (0 < len(tokens) <= _DATELINE_TOKENS and all(
-            t.isdigit() or t in _DATE_WORDS for t in tokens)):
+    tokens = _date_tokens(line)
+    if tokens is None:
         return False
     days = [t for t in tokens if t.isdigit() and len(t) <= 2]
     return bool(_DAY_OR_TIME.search(line) or (days and any(t in _MONTHS for t in tokens)))
