@@ -15,6 +15,17 @@ from newsdesk.pipeline.markdown import NOT_ALNUM, escape_line_start, fold, inlin
 
 _MAX_LABEL_CHARS = 60
 
+
+def _written(text: str) -> str:
+    """A comparison key for "is it in the text already": letters and digits, case folded (no
+    accents folded: fold's decomposition of a whole text costs more than the rest here)."""
+    return NOT_ALNUM.sub("", text).casefold()
+
+
+def _in_text(snippet: str, text: str) -> bool:
+    """The start of ``snippet`` (60 letters and digits) is in ``text``, written otherwise."""
+    return _written(snippet)[:60] in _written(text)
+
 # --------------------------------------------------------------------------- deck
 
 # The deck (standfirst, teaser): a summary sentence or two under the headline that the page
@@ -87,10 +98,8 @@ def visible_deck(tree: HtmlElement, description: str | None, title: str | None, 
     deck = _find_deck(tree, description, key, title_key)
     if deck is None or len(text) < _DECK_SHARE * len(deck):
         return None
-    # in the text already, written otherwise (no accents folded here: fold's decomposition
-    # of a whole text costs more than the rest of this function)
-    written = NOT_ALNUM.sub("", _ELLIPSIS.sub("", description)).casefold()[:60]
-    return None if written in NOT_ALNUM.sub("", text).casefold() else deck
+    # in the text already, written otherwise
+    return None if _in_text(_ELLIPSIS.sub("", description), text) else deck
 
 
 def _find_deck(tree: HtmlElement, description: str, key: str, title_key: str) -> str | None:
@@ -145,6 +154,60 @@ def _interrupted_lead(found: str, description: str, key: str) -> str | None:
     if (0 <= at <= _DATELINE_CHARS and len(start) >= 0.6 * len(key) and key.startswith(start)
             and _SENTENCE_END.search(description)):
         return found[:at] + description
+    return None
+
+
+# A deck the page does not give as its description (no <meta name="description">, or another
+# text there): an element between the headline and the body's first paragraph whose class says
+# deck. bench/extraction.py, F1 without -> with (and the visible headline as the title, which
+# it needs on big9's Ars Technica pages): big9 0.9777 -> 0.9782, trafilatura-eval 0.9293 ->
+# 0.9302, fundus 0.9491 -> 0.9495, newspaper4k 0.91894 -> 0.91888, Readability's 0.8096 ->
+# 0.8095 (two of its golds leave the deck out).
+_DECK_CLASS = re.compile(
+    r"(?:^|[\s_-])(?:teaser|dek|deck|standfirst|subhead(?:line)?|sub-?title|summary|intro|"
+    r"lede|excerpt|abstract|strapline|description)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
+# a photo's or a video's description ("image-description", "caption__summary") is no deck
+_MEDIA_CLASS = re.compile(
+    r"aption|image|photo|img|media|credit|video|gallery|slide|carousel", re.IGNORECASE)
+_SLIDES_CLASS = re.compile(r"gallery|slide|carousel", re.IGNORECASE)
+_MEDIA_ANCESTORS = 4  # a deck in a slideshow's item is that slide's caption
+_CLASSED_DECK_WINDOW = 24  # elements after the headline (links and images too)
+_BODY_PARAGRAPH_CHARS = 80
+
+
+# the elements after the headline, in document order, found by lxml in C
+_FOLLOWING = XPath(f"following::*[position() <= {_CLASSED_DECK_WINDOW}]")
+
+
+def classed_deck(tree: HtmlElement, title: str | None, text: str) -> str | None:
+    """The deck under the headline by its class, when the text lacks it; else None."""
+    title_key = fold(title or "")
+    if not title_key or len(text) < _DECK_MIN_TEXT:
+        return None
+    headline = next((h for h in tree.iter("h1") if _headline(h, title_key)), None)
+    if headline is None:
+        headline = next((h for h in tree.iter("h2") if _headline(h, title_key)), None)
+    if headline is None:
+        return None
+    for elem in _FOLLOWING(headline):
+        classes = elem.get("class") or ""
+        if not _DECK_CLASS.search(classes) or _MEDIA_CLASS.search(classes):
+            if elem.tag == "p" and len(elem.text_content()) >= _BODY_PARAGRAPH_CHARS:
+                return None  # the body has begun: a deck comes before it
+            continue
+        if elem.tag not in _DECK_TAGS:
+            continue
+        found = " ".join(elem.text_content().split())
+        ancestors = list(elem.iterancestors())
+        if (len(found.split()) < _DECK_MIN_WORDS or len(found) > _DECK_MAX_CHARS
+                or len(text) < _DECK_SHARE * len(found)
+                or any(a.tag in _DECK_SKIP_ANCESTORS for a in ancestors)
+                or any(_SLIDES_CLASS.search(a.get("class") or "")
+                       for a in ancestors[:_MEDIA_ANCESTORS])):
+            return None
+        return None if _in_text(found, text) else escape_line_start(inline_text(found))
     return None
 
 
@@ -229,64 +292,8 @@ def with_highlights(text: str, highlights: list[str]) -> str:
     """The story highlights as a Markdown list in front of the text, unless it has them."""
     if not text or not highlights:
         return text
-    written = NOT_ALNUM.sub("", text).casefold()
-    if any(NOT_ALNUM.sub("", t).casefold()[:60] in written for t in highlights):
+    written = _written(text)
+    if any(_written(t)[:60] in written for t in highlights):
         return text
     points = "\n".join("- " + inline_text(t) for t in highlights)
     return f"{points}\n\n{text}"
-
-
-# A deck the page does not give as its description (no <meta name="description">, or another
-# text there): an element between the headline and the body's first paragraph whose class says
-# deck. bench/extraction.py, F1 without -> with (and the visible headline as the title, which
-# it needs on big9's Ars Technica pages): big9 0.9777 -> 0.9782, trafilatura-eval 0.9293 ->
-# 0.9302, fundus 0.9491 -> 0.9495, newspaper4k 0.91894 -> 0.91888, Readability's 0.8096 ->
-# 0.8095 (two of its golds leave the deck out).
-_DECK_CLASS = re.compile(
-    r"(?:^|[\s_-])(?:teaser|dek|deck|standfirst|subhead(?:line)?|sub-?title|summary|intro|"
-    r"lede|excerpt|abstract|strapline|description)(?:$|[\s_-])",
-    re.IGNORECASE,
-)
-# a photo's or a video's description ("image-description", "caption__summary") is no deck
-_MEDIA_CLASS = re.compile(
-    r"aption|image|photo|img|media|credit|video|gallery|slide|carousel", re.IGNORECASE)
-_SLIDES_CLASS = re.compile(r"gallery|slide|carousel", re.IGNORECASE)
-_MEDIA_ANCESTORS = 4  # a deck in a slideshow's item is that slide's caption
-_CLASSED_DECK_WINDOW = 24  # elements after the headline (links and images too)
-_BODY_PARAGRAPH_CHARS = 80
-
-
-# the elements after the headline, in document order, found by lxml in C
-_FOLLOWING = XPath(f"following::*[position() <= {_CLASSED_DECK_WINDOW}]")
-
-
-def classed_deck(tree: HtmlElement, title: str | None, text: str) -> str | None:
-    """The deck under the headline by its class, when the text lacks it; else None."""
-    title_key = fold(title or "")
-    if not title_key or len(text) < _DECK_MIN_TEXT:
-        return None
-    headline = next((h for h in tree.iter("h1") if _headline(h, title_key)), None)
-    if headline is None:
-        headline = next((h for h in tree.iter("h2") if _headline(h, title_key)), None)
-    if headline is None:
-        return None
-    for elem in _FOLLOWING(headline):
-        classes = elem.get("class") or ""
-        if not _DECK_CLASS.search(classes) or _MEDIA_CLASS.search(classes):
-            if elem.tag == "p" and len(elem.text_content()) >= _BODY_PARAGRAPH_CHARS:
-                return None  # the body has begun: a deck comes before it
-            continue
-        if elem.tag not in _DECK_TAGS:
-            continue
-        found = " ".join(elem.text_content().split())
-        ancestors = list(elem.iterancestors())
-        if (len(found.split()) < _DECK_MIN_WORDS or len(found) > _DECK_MAX_CHARS
-                or len(text) < _DECK_SHARE * len(found)
-                or any(a.tag in _DECK_SKIP_ANCESTORS for a in ancestors)
-                or any(_SLIDES_CLASS.search(a.get("class") or "")
-                       for a in ancestors[:_MEDIA_ANCESTORS])):
-            return None
-        written = NOT_ALNUM.sub("", found).casefold()[:60]
-        return None if written in NOT_ALNUM.sub("", text).casefold() else (
-            escape_line_start(inline_text(found)))
-    return None
