@@ -137,10 +137,9 @@ _TRACKER = re.compile(
 _MAX_IMAGES_SEEN = 300  # images looked at on one page (galleries, hostile pages)
 
 
-def _images_before_blocks(
-    tree: HtmlElement, url: str | None
-) -> list[tuple[_Element, list[tuple[_Element, str]]]]:
-    """(a p/h2/h3/li, the candidate images just before it in the page with their absolute src).
+def _images_before_blocks(tree: HtmlElement) -> list[tuple[_Element, list[tuple[_Element, str]]]]:
+    """(a p/h2/h3/li, the candidate images just before it in the page with their src as
+    written: it is resolved only for the images placed, most are not).
 
     One pass in document order: the first such element after an image in pre-order is its
     XPath ``following::`` one (ancestors come before it). An XPath query per image scanned the
@@ -160,8 +159,9 @@ def _images_before_blocks(
         width, height = el.get("width", ""), el.get("height", "")
         if (width.isdigit() and int(width) < 100) or (height.isdigit() and int(height) < 100):
             continue  # an icon or a tracking pixel
-        src = absolute_url(el.get("src") or el.get("data-src"), url)
-        if src is None or _TRACKER.search(src) or any(a.tag in _IMAGE_SKIP_ANCESTORS for a in el.iterancestors()):
+        src = (el.get("src") or el.get("data-src") or "").strip()
+        if not src or _TRACKER.search(src) or any(
+                a.tag in _IMAGE_SKIP_ANCESTORS for a in el.iterancestors()):
             continue
         pending.append((el, src))
     return out
@@ -170,7 +170,7 @@ def _images_before_blocks(
 def with_images(blocks: list[str], tree: HtmlElement, url: str | None) -> list[str]:
     if not blocks:
         return blocks
-    groups = _images_before_blocks(tree, url)
+    groups = _images_before_blocks(tree)
     if not groups:
         return blocks
     starts: dict[str, int] = {}
@@ -182,9 +182,11 @@ def with_images(blocks: list[str], tree: HtmlElement, url: str | None) -> list[s
         key = fold(" ".join(following.text_content()[:400].split())[:160])[:50]
         if len(key) < 20 or key not in starts:
             continue
-        for img, src in images:
+        for img, raw in images:
             if len(before) >= _MAX_IMAGES:
                 break
+            if (src := absolute_url(raw, url)) is None:
+                continue
             rendered = _image(src, img.get("alt") or "")
             if rendered not in before.get(starts[key], []):
                 before.setdefault(starts[key], []).append(rendered)
