@@ -768,6 +768,15 @@ def test_story_highlights_by_the_headline_come_first() -> None:
     links = "".join(f'<li><a href="/v/{k}">{p}</a></li>' for k, p in enumerate(_POINTS))
     text = extract(_with_points(f"<h3>Highlights</h3><ul>{links}</ul>")).text
     assert "The ferry now runs" not in text
+    # "In brief" after the article's paragraphs: other stories' blurbs, not this one's summary
+    long_paras = "".join(
+        f"<p>Paragraph {n} of the flood story: the river rose past the old bridge overnight, "
+        "the harbour council moved the ferry timetable to the afternoon again, and the mayor "
+        "asked the residents of the lower town to keep their sandbags in place until Friday.</p>"
+        for n in range(6))
+    page = (f"<html><body><article><h1>River floods the harbour</h1>{long_paras}</article>"
+            f"<div class='side'><h3>In brief</h3><ul>{items}</ul></div></body></html>")
+    assert "The ferry now runs" not in extract(page).text
     # an ordinary list near the top is not highlights
     text = extract(_with_points(f"<ul>{items}</ul>")).text
     assert "The ferry now runs" not in text

@@ -235,6 +235,7 @@ _HIGHLIGHTS_SKIP_ANCESTORS = frozenset({"nav", "footer", "form", "a", "button", 
 
 
 _LABEL_CHILDREN = 3  # a label element is small: a list's neighbour with more is no label
+_BODY_STARTED_CHARS = 200  # a paragraph's own text this long: the article's body has begun
 
 
 def _label_before(lst: HtmlElement) -> bool:
@@ -254,8 +255,14 @@ def _label_before(lst: HtmlElement) -> bool:
 
 def story_highlights(tree: HtmlElement) -> list[str]:
     """The page's story highlights (see with_highlights). Found before the site's template is
-    stripped: their label recurs on every page of a site, and a template may take the list."""
-    for lst in tree.iter("ul", "ol"):
+    stripped: their label recurs on every page of a site, and a template may take the list.
+    They come before the article's paragraphs: a list after a long paragraph ("In brief" in a
+    sidebar: other stories) is not looked at."""
+    for lst in tree.iter("ul", "ol", "p"):
+        if lst.tag == "p":
+            if len(lst.text or "") >= _BODY_STARTED_CHARS:
+                return []
+            continue
         first = lst.find("li")
         if first is None:
             continue
