@@ -35,7 +35,7 @@ import lxml.html
 import trafilatura
 
 from newsdesk.pipeline import extract as extract_module
-from newsdesk.pipeline.extract import ExtractionError, extract
+from newsdesk.pipeline.extract import Extracted, ExtractionError, extract
 from newsdesk.pipeline.markdown import fold
 from newsdesk.pipeline.metrics import corpus_scores, f1, markdown_line, markdown_text
 from newsdesk.pipeline.sitetemplate import PageBlocks, SiteTemplate, page_blocks
@@ -272,13 +272,18 @@ def earlier_era_templates(pages: Sequence[Page]) -> list[SiteTemplate | None]:
 # --------------------------------------------------------------------------- extractors
 
 
-def ours(page: Page, site: SiteTemplate | None = None) -> str:
+def ours_extracted(page: Page, site: SiteTemplate | None = None) -> Extracted | None:
     try:
         if site is None:
-            return extract(page.html, page.url).text
-        return extract(page.html, page.url, site=site).text
+            return extract(page.html, page.url)
+        return extract(page.html, page.url, site=site)
     except ExtractionError:  # empty/binary input: an empty output
-        return ""
+        return None
+
+
+def ours(page: Page, site: SiteTemplate | None = None) -> str:
+    result = ours_extracted(page, site)
+    return result.text if result else ""
 
 
 def bare(page: Page) -> str:
@@ -289,17 +294,18 @@ def precise(page: Page) -> str:
     return trafilatura.extract(page.html, favor_precision=True) or ""
 
 
-def run_all(pages: Sequence[Page]) -> dict[str, list[str]]:
+def run_all(pages: Sequence[Page]) -> tuple[dict[str, list[str]], list[Extracted | None]]:
     """Every extractor's output for every page, in page order (and, to show what the second
-    extractor pays, ours single-page without it)."""
+    extractor pays, ours single-page without it); and ours single-page whole, for metadata."""
     templates = loo_templates(pages)
+    singles = [ours_extracted(p) for p in pages]
     return {
         "site": [ours(p, t) for p, t in zip(pages, templates, strict=True)],
-        "single": [ours(p) for p in pages],
+        "single": [r.text if r else "" for r in singles],
         "bare": [bare(p) for p in pages],
         "precise": [precise(p) for p in pages],
         "no_second": without_second_opinion(pages),
-    }
+    }, singles
 
 
 def without_second_opinion(pages: Sequence[Page]) -> list[str]:
@@ -425,19 +431,21 @@ class MetaScore:
                 f"date {share(self.dates_right, self.dates)}")
 
 
-def metadata_lines(name: str, pages: Sequence[Page]) -> list[str]:
-    """Titles, authors and publication days against the set's expected metadata: ours and
-    trafilatura's own metadata extraction (extract_metadata, htmldate's extensive search)."""
+def metadata_lines(
+    name: str, pages: Sequence[Page], singles: Sequence[Extracted | None]
+) -> list[str]:
+    """Titles, authors and publication days against the set's expected metadata: ours (the
+    single-page extractions) and trafilatura's own metadata extraction (extract_metadata, which
+    runs htmldate's extensive search)."""
     ours_score, traf_score = MetaScore(), MetaScore()
-    for page in pages:
+    for page, r in zip(pages, singles, strict=True):
         if not (page.title or page.authors or page.day):
             continue
-        try:
-            r = extract(page.html, page.url)
+        if r is None:
+            ours_score.add(page, None, (), "")
+        else:
             day = r.published.date().isoformat() if r.published else ""
             ours_score.add(page, r.title, r.authors, day)
-        except ExtractionError:
-            ours_score.add(page, None, (), "")
         meta = trafilatura.extract_metadata(page.html.decode("utf-8", "replace"),
                                             default_url=page.url)
         names = _author_list(meta.author) if meta else ()
@@ -501,7 +509,7 @@ def _header() -> str:
 
 def evaluate_set(name: str, pages: list[Page]) -> tuple[dict[str, list[str]], list[str]]:
     """Score one set; returns the outputs and lines to print after the table."""
-    outputs = run_all(pages)
+    outputs, singles = run_all(pages)
     notes: list[str] = []
     if name == "trafeval":
         notes.append(second_opinion_note(
@@ -526,7 +534,7 @@ def evaluate_set(name: str, pages: list[Page]) -> tuple[dict[str, list[str]], li
             f"{name:{_SET}} {len(pages):5}  "
             f"{_cells({k: quality(texts[k], golds) for k in EXTRACTORS})}"
         )
-    return outputs, notes
+    return outputs, notes + metadata_lines(name, pages, singles)
 
 
 def big9_extras(pages: list[Page], outputs: dict[str, list[str]]) -> list[str]:
@@ -597,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.sets.split(","):
         pages = spread(list(CORPORA[name](DATA)), args.limit)
         outputs, set_notes = evaluate_set(name, pages)
-        notes += set_notes + metadata_lines(name, pages)
+        notes += set_notes
         if name == "big9":
             notes += big9_extras(pages, outputs)
     if notes:

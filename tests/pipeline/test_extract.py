@@ -346,6 +346,13 @@ def _wire_story(tail: str) -> str:
             "</article></body></html>")
 
 
+def _under_headline(markup: str, head: str = "") -> str:
+    """_wire_story with ``markup`` right after its headline (and ``head`` in a <head>)."""
+    page = _wire_story("").replace("<h1>River floods the harbour</h1>",
+                                   f"<h1>River floods the harbour</h1>{markup}")
+    return page.replace("<html><body>", f"<html><head>{head}</head><body>") if head else page
+
+
 def test_a_labelled_list_of_addresses_that_ends_the_text_goes() -> None:
     # "On the web:" and its "Agency: http://..." lines point away from the article
     text = extract(_wire_story(
@@ -438,15 +445,16 @@ def test_a_photo_caption_goes() -> None:
 _DECK = "The river rose past the old bridge overnight and the ferry now runs in the afternoon."
 
 
-def _decked(deck_markup: str, description: str = _DECK) -> str:
+def _decked(deck_markup: str, description: str | None = _DECK) -> str:
     body = "".join(
         f"<p>Paragraph {n} of the flood story: the harbour council met again on Tuesday and "
         f"moved the ferry timetable, the budget and the repair of the quay walls.</p>"
         for n in range(6)
     )
     return (
-        f'<html><head><title>River floods the harbour</title>'
-        f'<meta name="description" content="{description}"></head><body>'
+        '<html><head><title>River floods the harbour</title>'
+        + (f'<meta name="description" content="{description}">' if description is not None else "")
+        + "</head><body>"
         f'<div class="head"><h1>River floods the harbour</h1>{deck_markup}</div>'
         f"<article>{body}</article>"
         f'<aside><a href="/other">Another story</a></aside></body></html>'
@@ -471,17 +479,16 @@ def test_a_description_that_is_no_visible_deck_is_not_added() -> None:
 
 
 def test_a_deck_known_by_its_class_comes_first_without_a_description() -> None:
-    no_description = _decked(f'<p class="news-item-teaser">{_DECK}</p>').replace(
-        f'<meta name="description" content="{_DECK}">', "")
+    no_description = _decked(f'<p class="news-item-teaser">{_DECK}</p>', description=None)
     text = extract(no_description).text
     assert text.startswith(_DECK) and text.count("ferry now runs") == 1
     # a slide's summary or a photo's description under the headline is not the deck
     for markup in (f'<div class="slideshow"><ul><li><div class="summary"><p>{_DECK}</p></div>'
                    "</li></ul></div>", f'<p class="image-description">{_DECK}</p>'):
-        page = _decked(markup).replace(f'<meta name="description" content="{_DECK}">', "")
+        page = _decked(markup, description=None)
         assert "ferry now runs" not in extract(page).text, markup
     # a teaser far from the headline (another story's, in a sidebar) is not the deck
-    far = _decked("").replace(f'<meta name="description" content="{_DECK}">', "").replace(
+    far = _decked("", description=None).replace(
         "</article>", f'</article><div class="side"><p class="teaser">{_DECK}</p></div>')
     assert "ferry now runs" not in extract(far).text
 
@@ -708,20 +715,15 @@ def test_a_byline_line_at_the_top_of_the_text_goes() -> None:
         "<em>Written by: Julie Example</em>",
         "Por Ana María Ejemplo",
     ):
-        text = extract(_wire_story("").replace("<h1>River floods the harbour</h1>",
-                                               f"<h1>River floods the harbour</h1><p>{byline}</p>")).text
+        text = extract(_under_headline(f"<p>{byline}</p>")).text
         assert text.startswith("Paragraph 0 of the flood story"), byline
     # the page's metadata names no author: the byline does
-    page = _wire_story("").replace(
-        "<h1>River floods the harbour</h1>",
-        "<h1>River floods the harbour</h1><p>By JANE DOE and Karl Beispiel, Associated Press "
-        "Writers Sun Sep 11, 7:40 PM ET</p>")
+    page = _under_headline("<p>By JANE DOE and Karl Beispiel, Associated Press Writers Sun Sep 11, "
+                           "7:40 PM ET</p>")
     assert extract(page).authors == ("Jane Doe", "Karl Beispiel")
     # a name the page's metadata gives, followed by a date only
-    page = _wire_story("").replace(
-        "<html><body>", '<html><head><meta name="author" content="Liz Example"></head><body>'
-    ).replace("<h1>River floods the harbour</h1>",
-              "<h1>River floods the harbour</h1><p>Liz Example, 03.12.09, 06:00 PM EDT</p>")
+    page = _under_headline("<p>Liz Example, 03.12.09, 06:00 PM EDT</p>",
+                           head='<meta name="author" content="Liz Example">')
     result = extract(page)
     assert result.authors == ("Liz Example",) and "03.12.09" not in result.text
     # lead sentences and headings that start like a byline stay
@@ -731,8 +733,7 @@ def test_a_byline_line_at_the_top_of_the_text_goes() -> None:
         "Von Berlin nach Hamburg fuhr kein Zug mehr",
         "By The Numbers",
     ):
-        page = _wire_story("").replace("<h1>River floods the harbour</h1>",
-                                       f"<h1>River floods the harbour</h1><p>{lead}</p>")
+        page = _under_headline(f"<p>{lead}</p>")
         assert lead.split()[2] in extract(page).text, lead
 
 
@@ -786,13 +787,11 @@ def test_a_date_line_at_the_top_of_the_text_goes() -> None:
     for line in ("23 February 2013 Last updated at 19:02 ET", "Aktualisiert am 19.02.2020",
                  "Stand: 28.04.2020 18:00 Uhr", "Miércoles, 04 de Mayo de 2022",
                  "Posted: Thursday, April 21, 2022. 10:11 pm CST."):
-        page = _wire_story("").replace("<h1>River floods the harbour</h1>",
-                                       f"<h1>River floods the harbour</h1><p>{line}</p>")
+        page = _under_headline(f"<p>{line}</p>")
         assert extract(page).text.startswith("Paragraph 0 of the flood story"), line
     # numbers alone, a year, a sentence with a date: the article's own
     for line in ("1945", "3,2", "On 13 August 2019 the river rose past the old bridge."):
-        page = _wire_story("").replace("<h1>River floods the harbour</h1>",
-                                       f"<h1>River floods the harbour</h1><p>{line}</p>")
+        page = _under_headline(f"<p>{line}</p>")
         assert extract(page).text.startswith(line), line
 
 

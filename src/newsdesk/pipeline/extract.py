@@ -478,8 +478,7 @@ def _find_date(tree: HtmlElement, url: str | None, original: bool) -> str | None
 FALLBACK_BELOW_CHARS = 500
 
 
-# (one XPath, in C: a Python object for every <li> of a page cost more)
-_ORPHAN_ITEMS = XPath("//li[not(parent::ul or parent::ol or parent::menu or parent::dir)]")
+_LIST_PARENTS = frozenset({"ul", "ol", "menu", "dir"})
 
 
 def _orphan_items_as_paragraphs(tree: HtmlElement) -> None:
@@ -487,8 +486,11 @@ def _orphan_items_as_paragraphs(tree: HtmlElement) -> None:
     paragraphs: trafilatura drops them, and with them a section of the article (big9: a CNN
     page's "Other developments", recall 0.75 -> 1.0). bench/extraction.py, F1 without -> with:
     big9 0.9798 -> 0.9806, trafilatura-eval 0.9307 -> 0.9310, the other sets unchanged."""
-    for item in _ORPHAN_ITEMS(tree):
-        item.tag = "p"
+    # (a Python loop: 0.14 ms a page on big9, an XPath for the same items 0.15)
+    for item in tree.iter("li"):
+        parent = item.getparent()
+        if parent is not None and parent.tag not in _LIST_PARENTS:
+            item.tag = "p"
 
 
 def _main_body(tree: HtmlElement, url: str | None) -> _Element | None:

@@ -13,7 +13,7 @@ from lxml.html import HtmlElement
 from newsdesk.pipeline.htmldoc import linked_chars, squeezed
 from newsdesk.pipeline.markdown import NOT_ALNUM, escape_line_start, fold, inline_text
 
-_MAX_LABEL_CHARS = 60
+_HIGHLIGHTS_LABEL_CHARS = 60  # a label as an item's own text is short
 
 
 def _written(text: str) -> str:
@@ -269,7 +269,7 @@ def story_highlights(tree: HtmlElement) -> list[str]:
         # cheap tests first: most lists of a page are menus (the label is the first item's own
         # text: "<li class=hd>Story Highlights</li>")
         head = first.text
-        labelled = bool(head) and len(head) < _MAX_LABEL_CHARS and bool(
+        labelled = bool(head) and len(head) < _HIGHLIGHTS_LABEL_CHARS and bool(
             _HIGHLIGHTS_LABEL.fullmatch(head.strip()))
         if not labelled and not (
             _HIGHLIGHTS_CLASS.search(f"{lst.get('class', '')} {lst.get('id', '')}")
