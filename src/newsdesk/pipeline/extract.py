@@ -46,6 +46,7 @@ from newsdesk.pipeline.boilerplate import (
     labels_and_captions,
     related_sections,
 )
+from newsdesk.pipeline.cascade import fast_body, fast_options
 from newsdesk.pipeline.htmldoc import MAX_INPUT_BYTES, ExtractionError, as_text, parse
 from newsdesk.pipeline.lead import classed_deck, story_highlights, visible_deck, with_highlights
 from newsdesk.pipeline.markdown import (
@@ -494,21 +495,17 @@ def _orphan_items_as_paragraphs(tree: HtmlElement) -> None:
 
 
 def _main_body(tree: HtmlElement, url: str | None) -> _Element | None:
-    options: dict[str, Any] = dict(
-        url=url,
-        with_metadata=False,
-        include_comments=False,
-        include_tables=True,
-        include_formatting=True,
-        include_links=False,
-        include_images=False,  # see with_images: trafilatura's image mode keeps more junk
-        output_format="xml",  # keeps the body as an XML tree, skips trafilatura's rendering
-    )
     try:
-        # bare_extraction works on its own copy of the tree, so a second pass is safe.
-        doc = bare_extraction(tree, fast=True, **options)
-        body = doc.body if isinstance(doc, Document) else None
+        # trafilatura's fast cascade (see cascade.py); it works on copies, so a second pass on
+        # the same tree is safe
+        body, _ = fast_body(tree, fast_options(url))
         if body is None or len("".join(body.itertext())) < FALLBACK_BELOW_CHARS:
+            options: dict[str, Any] = dict(
+                url=url, with_metadata=False, include_comments=False, include_tables=True,
+                include_formatting=True, include_links=False,
+                include_images=False,  # see with_images: trafilatura's image mode keeps more junk
+                output_format="xml",  # keeps the body as an XML tree, skips the rendering
+            )
             doc = bare_extraction(tree, **options)
             body = doc.body if isinstance(doc, Document) else body
     except Exception:  # trafilatura has undocumented failure modes on broken markup
