@@ -99,26 +99,29 @@ def main() -> int:
         url_gold = {server.url(s.name, p.path): p.gold_text for s, p in pages if p.gold_text}
 
         # Baseline: bare trafilatura on the same bytes, one core, same process (the replay
-        # server is idle meanwhile, so this process's CPU time is the extraction's).
-        t0, c0 = time.perf_counter(), time.process_time()
-        base_out = {server.url(s.name, p.path): trafilatura.extract(p.body) or "" for s, p in pages}
-        base_s = time.perf_counter() - t0
-        base_cpu = time.process_time() - c0
-        base_rate = len(pages) / base_s
-
-        # Our extraction stage alone, as the crawl's workers run it (a template per site,
-        # learnt page by page; noarchive pages keep no text), on the same bytes, same process:
-        # what the pipeline pays for extraction, apart from fetching and storing.
-        c0 = time.process_time()
+        # server is idle meanwhile, so this process's CPU time is the extraction's). Beside
+        # it, page by page in turn, our extraction stage as the crawl's workers run it (a
+        # template per site, learnt page by page; noarchive pages keep no text): taking turns
+        # on each page cancels the drift of this machine's speed, which moved bare's figure
+        # by 20% between two runs of this script measured one after the other.
         templates: dict[str, SiteTemplate] = {}
+        base_out: dict[str, str] = {}
+        base_cpu = ours_cpu = base_s = 0.0
         for s, p in pages:
+            url = server.url(s.name, p.path)
+            t0, c0 = time.perf_counter(), time.process_time()
+            base_out[url] = trafilatura.extract(p.body) or ""
+            base_s += time.perf_counter() - t0
+            c1 = time.process_time()
+            base_cpu += c1 - c0
             site = templates.setdefault(s.name, SiteTemplate())
             with contextlib.suppress(ExtractionError):
-                ex = extract(p.body, server.url(s.name, p.path), None, site,
-                             skip_noarchive_text=True)
+                ex = extract(p.body, url, None, site, skip_noarchive_text=True)
                 if ex.blocks is not None:
                     site.learn(ex.blocks)
-        ours_ms = (time.process_time() - c0) / len(pages) * 1000
+            ours_cpu += time.process_time() - c1
+        base_rate = len(pages) / base_s
+        ours_ms = ours_cpu / len(pages) * 1000
 
         opml = Path(tmp) / "sources.opml"
         outlines = "".join(
@@ -144,6 +147,12 @@ def main() -> int:
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         crawl_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         summary = json.loads(proc.stdout.strip().splitlines()[-1])
+        # bare extraction again after the crawl: the crawl is compared with the mean of the
+        # two passes that bracket it (both printed: their gap shows the machine's drift)
+        c0 = time.process_time()
+        for _s, p in pages:
+            trafilatura.extract(p.body)
+        base_cpu_after = time.process_time() - c0
         robots = sum(1 for r in server.requests if r.path == "/robots.txt")
 
         # Second pass: feeds answer 304, nothing is fetched again.
@@ -162,13 +171,16 @@ def main() -> int:
 
     stored = summary["new"]
     rate = stored / crawl_s
-    base_ms = base_cpu / len(pages) * 1000  # bare extraction CPU per page
+    base_before_ms = base_cpu / len(pages) * 1000  # bare extraction CPU per page
+    base_after_ms = base_cpu_after / len(pages) * 1000
+    base_ms = (base_before_ms + base_after_ms) / 2
     pipe_ms = crawl_cpu / max(stored, 1) * 1000  # crawler process + extraction workers per page
     scored = {u: g for u, g in url_gold.items() if u not in withheld}
     golds = list(scored.values())
     ours_q = corpus_scores([ours.get(u, "") for u in scored], golds)
     base_q = corpus_scores([base_out.get(u, "") for u in scored], golds)
-    print(f"bare trafilatura extract: {base_rate:.1f} pages/s on 1 core ({base_s:.1f} s)")
+    print(f"bare trafilatura extract: {base_rate:.1f} pages/s on 1 core ({base_s:.1f} s); CPU "
+          f"{base_before_ms:.1f} ms/page before the crawl, {base_after_ms:.1f} after")
     print(f"newsdesk crawl --once:    {rate:.1f} pages/s end to end ({stored} stored of "
           f"{len(pages)} in {crawl_s:.1f} s, {args.workers} extraction workers), "
           f"errors {summary['errors']}")
@@ -177,12 +189,14 @@ def main() -> int:
           f"{summary['cpu'] / max(stored, 1) * 1000:.1f} ms/page; bare extraction "
           f"{base_ms:.1f} ms/page), replay server {server_cpu:.1f} s")
     print(f"  of which extraction alone (same pages, in this process, templates learnt as "
-          f"the crawl does): {ours_ms:.1f} ms/page, {ours_ms / base_ms:.2f}x bare's CPU")
+          f"the crawl does, page by page in turn with bare): {ours_ms:.1f} ms/page, "
+          f"{ours_ms / base_before_ms:.2f}x bare's CPU")
     print(f"  robots.txt fetched {robots}x; peak RSS: crawler process {rss.crawler_mb:.0f} MB, "
           f"largest extraction worker {rss.worker_mb:.0f} MB, all together {rss.total_mb:.0f} MB")
     print(f"  second pass: {summary2['feeds_not_modified']} of {summary2['sources_polled']} feeds "
           f"304, {summary2['pages_fetched']} pages refetched, {conditional} conditional requests")
-    # Three ratios, each pipeline / bare extraction (1.0 = as fast as bare trafilatura):
+    # Three ratios, each pipeline / bare extraction (1.0 = as fast as bare trafilatura; bare's
+    # CPU is the mean of the passes before and after the crawl):
     # - overall: end-to-end pages/s against one core of bare extraction, on whatever cores the
     #   pipeline used (its extraction workers, crawler process and the replay server share them);
     # - per core used: the same divided by the cores the extraction workers can occupy; a wall
