@@ -91,7 +91,10 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
     config = bootstrap.setup(args.data_dir)
     from newsdesk.runner.crawl import Crawler
+    from newsdesk.runner.gc_tuning import tune_gc
     from newsdesk.runner.progress import print_summary, reporter
+
+    tune_gc()
 
     async def once() -> dict[str, Any]:
         with reporter() as rep:
@@ -133,7 +136,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = bootstrap.setup(args.data_dir)
     from newsdesk.runner.daemon import run_forever
+    from newsdesk.runner.gc_tuning import tune_gc
 
+    tune_gc()
     server = _uvicorn_server(args.host or config.host, args.port or config.port)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_forever(config, server))

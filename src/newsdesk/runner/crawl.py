@@ -37,6 +37,7 @@ from newsdesk.pipeline.fetch import FetchConfig, Fetcher, FetchError, FetchResul
 from newsdesk.pipeline.sitetemplate import template_site
 from newsdesk.pipeline.urls import canonicalize
 from newsdesk.runner.batching import BatchWriter
+from newsdesk.runner.gc_tuning import tune_gc
 from newsdesk.runner.schedule import backoff_interval, jittered, next_interval
 from newsdesk.takedown.models import Tombstone
 from newsdesk.takedown.removal import is_tombstoned, tombstoned_filter
@@ -166,7 +167,8 @@ class Crawler:
     def _new_pool(self) -> ProcessPoolExecutor | None:
         if not self._workers:
             return None
-        return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=tune_gc)
 
     async def aclose(self) -> None:
         if self._own_fetcher:
