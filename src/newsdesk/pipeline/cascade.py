@@ -30,12 +30,12 @@ from copy import copy
 
 from lxml.etree import _Element
 from lxml.html import HtmlElement
+from trafilatura import core
 from trafilatura.baseline import baseline
 from trafilatura.core import _forum_thread_page
 from trafilatura.htmlprocessing import convert_tags, prune_unwanted_nodes, tree_cleaning
 from trafilatura.main_extractor import extract_content
 from trafilatura.settings import Extractor
-from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
 
 __all__ = ["fast_body", "fast_options"]
 
@@ -51,10 +51,12 @@ def fast_options(url: str | None) -> Extractor:
 
 def _pruned_copy(tree: HtmlElement, is_forum: bool) -> HtmlElement:
     """A copy of the page with trafilatura's raw-tree prunes (appended articles, share widgets;
-    comment sections and their lists unless the page is a forum thread, whose posts they are)."""
-    work = prune_unwanted_nodes(copy(tree), RAW_TREE_PRUNE_XPATH)
+    comment sections and their lists unless the page is a forum thread, whose posts they are).
+    The expressions are read from trafilatura.core when called: fastxpath.fast_xpaths swaps
+    them there."""
+    work = prune_unwanted_nodes(copy(tree), core.RAW_TREE_PRUNE_XPATH)
     if not is_forum:
-        work = prune_unwanted_nodes(work, REMOVE_COMMENTS_AND_LISTS_XPATH)
+        work = prune_unwanted_nodes(work, core.REMOVE_COMMENTS_AND_LISTS_XPATH)
     return work
 
 

@@ -47,6 +47,7 @@ from newsdesk.pipeline.boilerplate import (
     related_sections,
 )
 from newsdesk.pipeline.cascade import fast_body, fast_options
+from newsdesk.pipeline.fastxpath import fast_xpaths
 from newsdesk.pipeline.htmldoc import MAX_INPUT_BYTES, ExtractionError, as_text, parse
 from newsdesk.pipeline.lead import classed_deck, story_highlights, visible_deck, with_highlights
 from newsdesk.pipeline.markdown import (
@@ -495,6 +496,11 @@ def _orphan_items_as_paragraphs(tree: HtmlElement) -> None:
 
 
 def _main_body(tree: HtmlElement, url: str | None) -> _Element | None:
+    with fast_xpaths():  # the same nodes from trafilatura's section XPaths, faster
+        return _trafilatura_body(tree, url)
+
+
+def _trafilatura_body(tree: HtmlElement, url: str | None) -> _Element | None:
     try:
         # trafilatura's fast cascade (see cascade.py); it works on copies, so a second pass on
         # the same tree is safe
