@@ -28,7 +28,7 @@ RE = {"re": "http://exslt.org/regular-expressions"}
 # every trafilatura expression the swap replaces, as (name, original, fast)
 PAIRS = [
     (f"{module.__name__}.{name}[{i}]", original, fast)
-    for module, name, originals, fasts in fastxpath._SWAPS
+    for module, name, originals, fasts in fastxpath.fast_xpaths.replacements
     for i, (original, fast) in enumerate(zip(originals, fasts, strict=True))
     if original is not fast
 ]

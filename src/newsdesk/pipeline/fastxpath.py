@@ -23,10 +23,8 @@ trailing ``[1]`` or as ``(...)[1]``. Anything else keeps the original XPath.
 tests/pipeline/test_fastxpath.py checks that each expression selects the same nodes, in the
 same order, as libxml2 does, on recorded pages and on invented edge cases.
 
-:func:`fast_xpaths` swaps trafilatura's module-level expressions for these while newsdesk
-extracts and puts the originals back afterwards, so bare trafilatura in the same process
-(bench/ingest.py's baseline) keeps its own. Another thread running trafilatura meanwhile would
-get the fast ones, which select the same nodes.
+``fast_xpaths`` swaps trafilatura's module-level expressions for these while newsdesk extracts
+(see swap.py): bare trafilatura in the same process keeps its own.
 
 Why hand-written: no library evaluates XPath with regex callbacks faster; lxml's own
 ``iter``/``get`` in Python costs as much as the XPath it would replace.
@@ -35,9 +33,7 @@ Why hand-written: no library evaluates XPath with regex callbacks faster; lxml's
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from re import _constants as sre_c  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -47,6 +43,7 @@ from lxml.etree import XPath, _Element
 from trafilatura import core, external, main_extractor, metadata
 
 from newsdesk.pipeline import _treescan
+from newsdesk.pipeline.swap import Swap
 
 __all__ = ["FastXPath", "compile_xpath", "fast_xpaths", "necessary_literals"]
 
@@ -470,37 +467,17 @@ def compile_xpath(xpath: XPath) -> XPath | FastXPath:
 # ----------------------------------------------------------------------------- the swap
 
 
-def _swaps() -> list[tuple[Any, str, Any, Any]]:
-    """(module, name, original, fast) for trafilatura's module-level XPath lists."""
-    swaps = []
+def _replacements() -> list[tuple[Any, str, list[XPath | FastXPath]]]:
+    """(module, name, fast list) for trafilatura's module-level XPath lists we can evaluate."""
+    out = []
     for module in (core, main_extractor, external, metadata):
         for name, value in vars(module).items():
             if isinstance(value, list) and value and all(isinstance(x, XPath) for x in value):
                 fast = [compile_xpath(x) for x in value]
                 if any(a is not b for a, b in zip(value, fast, strict=True)):
-                    swaps.append((module, name, value, fast))
-    return swaps
+                    out.append((module, name, fast))
+    return out
 
 
-_SWAPS = _swaps()
-_LOCK = threading.Lock()
-_depth = 0
-
-
-@contextmanager
-def fast_xpaths() -> Iterator[None]:
-    """trafilatura evaluates its section expressions with :class:`FastXPath` in this block."""
-    global _depth
-    with _LOCK:
-        if _depth == 0:
-            for module, name, _original, fast in _SWAPS:
-                setattr(module, name, fast)
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _LOCK:
-            _depth -= 1
-            if _depth == 0:
-                for module, name, original, _fast in _SWAPS:
-                    setattr(module, name, original)
+# ``with fast_xpaths():`` trafilatura evaluates its section expressions with FastXPath
+fast_xpaths = Swap(_replacements())

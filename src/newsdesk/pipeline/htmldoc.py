@@ -8,10 +8,19 @@ from __future__ import annotations
 import codecs
 import re
 
-from lxml.html import HtmlElement
+import trafilatura.utils
+from lxml.etree import ElementDefaultClassLookup
+from lxml.html import (
+    HtmlComment,
+    HtmlElement,
+    HtmlEntity,
+    HTMLParser,
+    HtmlProcessingInstruction,
+)
 from trafilatura.utils import load_html
 
 from newsdesk.pipeline.encoding import decode_body
+from newsdesk.pipeline.swap import Swap
 
 __all__ = ["MAX_INPUT_BYTES", "ExtractionError", "as_text", "parse"]
 
@@ -86,12 +95,26 @@ def as_text(html: str | bytes, charset: str | None = None) -> str:
 # snippet's own "</body></html>" mid-article: they go, and the parser closes both at the end.
 _DOCUMENT_END_TAGS = re.compile(r"</(?:body|html)\s*>", re.IGNORECASE)
 
+# trafilatura's parser (same options), whose elements get their Python class in C: lxml.html's
+# parser asks a Python callback (HtmlElementClassLookup.lookup) for every element proxy made,
+# in every stage of the extraction. That callback also gives <form>, <input>, <select>,
+# <textarea> and <label> classes of their own, whose methods neither newsdesk, trafilatura nor
+# htmldate call. bench/ingest.py's 1,662 pages, each extracted both ways in turn: the same
+# results, 22.6 -> 21.0 ms a page (-7.2%).
+_HTML_PARSER = HTMLParser(
+    collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True,
+    remove_pis=True)
+_HTML_PARSER.set_element_class_lookup(ElementDefaultClassLookup(
+    element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity))
+_c_class_lookup = Swap([(trafilatura.utils, "HTML_PARSER", _HTML_PARSER)])
+
 
 def parse(text: str) -> HtmlElement:
-    tree = load_html(_DOCUMENT_END_TAGS.sub("", text))
-    if tree is None:
-        # trafilatura refuses fragments ("<p>x</p>" alone): give them a document around
-        tree = load_html(f"<html><body>{text}</body></html>")
+    with _c_class_lookup():
+        tree = load_html(_DOCUMENT_END_TAGS.sub("", text))
+        if tree is None:
+            # trafilatura refuses fragments ("<p>x</p>" alone): give them a document around
+            tree = load_html(f"<html><body>{text}</body></html>")
     if tree is None:
         raise ExtractionError("input could not be parsed as HTML")
     return tree
