@@ -5,7 +5,11 @@ ETags), runs `newsdesk crawl --once` on a fresh data dir with politeness delay 0
 conditional GET stay on), and in the same run times bare trafilatura extraction of the same
 pages. Prints pages/s, peak memory, text quality against the gold, and the ratios.
 
-    .venv/bin/python bench/ingest.py [--pages 1000] [--workers 2]
+    .venv/bin/python bench/ingest.py [--pages 1000] [--workers 2] [--rounds 1]
+
+With ``--rounds N`` the crawl runs N times, each on a fresh data dir and followed by a bare
+extraction pass: each round's CPU ratio uses the bare passes just before and after it, and the
+median of the rounds is printed (this machine's speed drifts by 10-20% within minutes).
 """
 
 from __future__ import annotations
@@ -82,10 +86,35 @@ class _PeakRss:
         self._thread.join()
 
 
+def _crawl(nd: list[str], env: dict[str, str]) -> tuple[float, float, float, dict, _PeakRss]:
+    """One `newsdesk crawl --once`: wall s, CPU s of it and its workers, this process's CPU s
+    meanwhile (the replay server's), its JSON summary, peak memory."""
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    with _PeakRss() as rss:
+        proc = subprocess.run([*nd, "crawl", "--once", "--json"], env=env, check=True,
+                              capture_output=True, text=True)
+    crawl_s = time.perf_counter() - t0
+    server_cpu = time.process_time() - cpu0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    crawl_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    return crawl_s, crawl_cpu, server_cpu, json.loads(proc.stdout.strip().splitlines()[-1]), rss
+
+
+def _bare_pass(pages: list) -> float:
+    """CPU ms/page of bare trafilatura over the pages."""
+    c0 = time.process_time()
+    for _s, p in pages:
+        trafilatura.extract(p.body)
+    return (time.process_time() - c0) / len(pages) * 1000
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
     data = shared_data_dir()
     if data is None:
@@ -136,24 +165,22 @@ def main() -> int:
         subprocess.run([*nd, "sources", "import", str(opml)], env=env, check=True,
                        capture_output=True)
         server.reset_log()
-        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu0 = time.process_time()
-        t0 = time.perf_counter()
-        with _PeakRss() as rss:
-            proc = subprocess.run([*nd, "crawl", "--once", "--json"], env=env, check=True,
-                                  capture_output=True, text=True)
-        crawl_s = time.perf_counter() - t0
-        server_cpu = time.process_time() - cpu0
-        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        crawl_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-        summary = json.loads(proc.stdout.strip().splitlines()[-1])
+        crawl_s, crawl_cpu, server_cpu, summary, rss = _crawl(nd, env)
         # bare extraction again after the crawl: the crawl is compared with the mean of the
         # two passes that bracket it (both printed: their gap shows the machine's drift)
-        c0 = time.process_time()
-        for _s, p in pages:
-            trafilatura.extract(p.body)
-        base_cpu_after = time.process_time() - c0
+        base_after_ms = _bare_pass(pages)
         robots = sum(1 for r in server.requests if r.path == "/robots.txt")
+        # more rounds, each on a fresh data dir, each followed by a bare pass:
+        # (pipeline CPU ms/page, bare before, bare after)
+        rounds = [(crawl_cpu / max(summary["new"], 1) * 1000, base_cpu / len(pages) * 1000,
+                   base_after_ms)]
+        for i in range(2, args.rounds + 1):
+            env_i = {**env, "NEWSDESK_DATA_DIR": f"{tmp}/data{i}"}
+            subprocess.run([*nd, "sources", "import", str(opml)], env=env_i, check=True,
+                           capture_output=True)
+            _s_i, cpu_i, _srv_i, summary_i, _rss_i = _crawl(nd, env_i)
+            after = _bare_pass(pages)
+            rounds.append((cpu_i / max(summary_i["new"], 1) * 1000, rounds[-1][2], after))
 
         # Second pass: feeds answer 304, nothing is fetched again.
         server.reset_log()
@@ -172,7 +199,6 @@ def main() -> int:
     stored = summary["new"]
     rate = stored / crawl_s
     base_before_ms = base_cpu / len(pages) * 1000  # bare extraction CPU per page
-    base_after_ms = base_cpu_after / len(pages) * 1000
     base_ms = (base_before_ms + base_after_ms) / 2
     pipe_ms = crawl_cpu / max(stored, 1) * 1000  # crawler process + extraction workers per page
     scored = {u: g for u, g in url_gold.items() if u not in withheld}
@@ -209,6 +235,12 @@ def main() -> int:
           f"{rate / cores / base_rate:.2f}x per core used ({cores}, wall clock), "
           f"{base_ms / pipe_ms:.2f}x per core by CPU time "
           f"({base_ms:.1f} / {pipe_ms:.1f} ms/page)")
+    if len(rounds) > 1:
+        ratios = sorted((before + after) / 2 / pipe for pipe, before, after in rounds)
+        print(f"rounds ({len(rounds)}): pipeline CPU ms/page (bare before/after) "
+              + "; ".join(f"{p:.1f} ({b:.1f}/{a:.1f})" for p, b, a in rounds))
+        print(f"  ratio per core by CPU time, each round: "
+              f"{', '.join(f'{r:.2f}' for r in ratios)}; median {ratios[len(ratios) // 2]:.2f}")
     print(f"withheld (publisher's noarchive: title and link only): {len(withheld)} pages, "
           f"{len(url_gold) - len(scored)} of them with gold text")
     print(f"text quality vs gold ({len(scored)} pages): newsdesk P={ours_q[0]:.3f} "
