@@ -180,6 +180,15 @@ def test_gzip_only_when_accepted(srv: ReplayServer) -> None:
         assert "content-encoding" not in h
 
 
+def test_precompress_serves_the_same_bytes() -> None:
+    with ReplayServer([_site("pre")]) as s:
+        assert s.precompress() == len(_site("pre").pages)
+        url = s.url("pre", "/news/story-2.html")
+        _, plain_h, plain = _raw(url)
+        _, gz_h, raw = _raw(url, {"Accept-Encoding": "gzip"})
+        assert gz_h["content-encoding"] == "gzip" and gzip.decompress(raw) == plain
+
+
 def test_feature_flags_off() -> None:
     with ReplayServer([_site("old")], etag=False, last_modified=False) as s:
         url = s.url("old", "/news/story-0.html")
