@@ -169,20 +169,19 @@ class _Parser:
     def done(self) -> bool:
         return self.i >= len(self.toks)
 
-    # expression := or
+    # expression := and ("or" and)* ; and := eq ("and" eq)*
     def expr(self) -> Node:
-        items = [self.and_()]
-        while self.peek("or", "name"):
-            self.take()
-            items.append(self.and_())
-        return items[0] if len(items) == 1 else ("or", items)
+        return self._joined("or", self.and_)
 
     def and_(self) -> Node:
-        items = [self.eq()]
-        while self.peek("and", "name"):
+        return self._joined("and", self.eq)
+
+    def _joined(self, word: str, item: Callable[[], Node]) -> Node:
+        items = [item()]
+        while self.peek(word, "name"):
             self.take()
-            items.append(self.eq())
-        return items[0] if len(items) == 1 else ("and", items)
+            items.append(item())
+        return items[0] if len(items) == 1 else (word, items)
 
     def eq(self) -> Node:
         left = self.primary()
@@ -210,9 +209,10 @@ class _Parser:
                 names = [path[1:]]
                 while self.peek("|", "op"):
                     self.take()
-                    names.append(self.take(kind="path")[1:] if self.peek(kind="path") else "")
-                    if not names[-1] or not self.toks[self.i - 1][1].startswith("@"):
+                    other = self.take(kind="path")
+                    if not other.startswith("@"):
                         raise Unsupported("a union of other than attributes")
+                    names.append(other[1:])
                 return ("attrs", tuple(names))
             if path.startswith("self::"):
                 return ("self", path[6:])
@@ -372,7 +372,7 @@ def _on_source(source: Node, lits: frozenset[str]) -> Pairs:
         # longest run of those in each literal is in the untranslated string
         kept = frozenset(max(re.split("|".join(map(re.escape, changed)), lit), key=len)
                          if changed else lit for lit in lits)
-        return _on_source(inner, frozenset(k if k else "" for k in kept))
+        return _on_source(inner, kept)  # an empty literal: the attribute must be there
     return None
 
 
@@ -412,6 +412,7 @@ def _plan(expression: str) -> _Plan:
         if all(a[0] == "self" for a in alts):
             tags = tuple(a[1] for a in alts)
             preds = preds[1:]  # the scan tests the tag exactly
+    tests = tuple(_boolean(n) for n in preds)  # first: it refuses what it cannot evaluate
     needs = [n for n in map(_needs, preds) if n is not None]
     pairs = min(needs, key=len) if needs else None
     if tags is None and pairs is None:
@@ -420,7 +421,7 @@ def _plan(expression: str) -> _Plan:
         tags=tuple(t.encode() for t in tags) if tags is not None else None,
         pairs=tuple(sorted((a.encode(), lit.encode()) for a, lit in pairs))
         if pairs is not None else None,
-        tests=tuple(_boolean(n) for n in preds),
+        tests=tests,
         mode=mode,
     )
 
